@@ -1,0 +1,305 @@
+# /// script
+# requires-python = ">=3.11"
+# dependencies = [
+#     "agno[os,sqlite]>=3.1,<3.2",
+#     "httpx>=0.27",
+#     "rich>=13",
+# ]
+# ///
+"""A real AgentOS on 127.0.0.1 with an offline, deterministic model.
+
+It is the server the tests start and the one a new user starts to try the tool:
+
+    uv run scripts/local_agentos.py --seed 12
+    uv run scripts/local_agentos.py --port 0 --db /tmp/os.db --security-key s3cret
+
+Prints `READY http://127.0.0.1:PORT` on stdout once it accepts connections;
+everything agno logs goes to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import re
+import socket
+import sys
+import time
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+AGENT_IDS = ("assistant", "researcher")
+TEAM_ID = "research-team"
+WORKFLOW_ID = "pipeline"
+SEED_USERS = ("alice@example.com", "bob@example.com")
+# Real runs cost a few milliseconds each; beyond this many, seeded sessions are rows only.
+MAX_SEEDED_RUN_SESSIONS = 40
+NAME_PATTERN = re.compile(r"\bmy name is\s+([^.!?\n]+)", re.IGNORECASE)
+NAME_QUESTION = re.compile(r"\bwhat'?s my name|\bwhat is my name", re.IGNORECASE)
+# A workflow step gets earlier runs as a text block in front of the current input.
+WORKFLOW_HISTORY = re.compile(r"<workflow_history_context>(.*?)</workflow_history_context>\s*", re.DOTALL)
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    """Parse the command line."""
+    parser = argparse.ArgumentParser(description="Start a local, offline AgentOS for trying and testing.")
+    parser.add_argument("--port", type=int, default=7777, help="port on 127.0.0.1; 0 picks a free one (default 7777)")
+    parser.add_argument("--db", default="tmp/agentos.db", help="SQLite file for sessions (default tmp/agentos.db)")
+    parser.add_argument("--security-key", help="require this bearer token on every API call")
+    parser.add_argument("--seed", type=int, default=0, metavar="N", help="pre-create N sessions")
+    return parser.parse_args(argv)
+
+
+def configure_environment(security_key: str | None) -> None:
+    """Set what agno reads from the environment at import time."""
+    os.environ["AGNO_TELEMETRY"] = "false"
+    # The session router reads OS_SECURITY_KEY when it is imported, so the key must be
+    # in place (or removed, so a key in the caller's shell cannot leak in) before that.
+    if security_key:
+        os.environ["OS_SECURITY_KEY"] = security_key
+    else:
+        os.environ.pop("OS_SECURITY_KEY", None)
+
+
+def route_logging_to_stderr() -> None:
+    """Keep stdout for the READY line: move agno's and uvicorn's handlers to stderr."""
+    for name in ("agno", "agno-team", "agno-workflow", "uvicorn", "uvicorn.error", "uvicorn.access"):
+        for handler in logging.getLogger(name).handlers:
+            if isinstance(handler, logging.StreamHandler):
+                handler.setStream(sys.stderr)
+
+
+def compose_reply(user_messages: list[str]) -> str:
+    """Answer the last user message using the earlier ones, so history is visible."""
+    *earlier, current = user_messages or [""]
+    if NAME_QUESTION.search(current):
+        names = [match.group(1).strip() for text in earlier if (match := NAME_PATTERN.search(text))]
+        return f"Your name is {names[-1]}." if names else "I don't know your name yet."
+    if NAME_PATTERN.search(current):
+        return f"Nice to meet you, {NAME_PATTERN.search(current).group(1).strip()}."
+    return f"You said: {current} (earlier messages in this session: {len(earlier)})"
+
+
+def split_workflow_history(text: str) -> list[str]:
+    """Turn a workflow step's input into the earlier user inputs plus the current one."""
+    match = WORKFLOW_HISTORY.search(text)
+    if not match:
+        return [text]
+    earlier = re.findall(r"^User input: (.*)$", match.group(1), re.MULTILINE)
+    return [*earlier, WORKFLOW_HISTORY.sub("", text)]
+
+
+def build_model_class() -> type:
+    """Define the offline model on agno's model base class (agno is imported late)."""
+    from agno.models.base import Model
+    from agno.models.response import ModelResponse
+
+    def user_texts(messages: list[Any]) -> list[str]:
+        texts = []
+        for message in messages:
+            if message.role == "user":
+                texts.extend(split_workflow_history(message.get_content_string()))
+        return texts
+
+    @dataclass
+    class EchoHistoryModel(Model):
+        """Deterministic, offline: replies from the user messages it is given."""
+
+        id: str = "echo-history"
+        name: str = "EchoHistory"
+        provider: str = "local"
+
+        def invoke(self, messages: list[Any], **_: Any) -> ModelResponse:
+            return ModelResponse(role="assistant", content=compose_reply(user_texts(messages)))
+
+        async def ainvoke(self, messages: list[Any], **_: Any) -> ModelResponse:
+            return self.invoke(messages)
+
+        def invoke_stream(self, messages: list[Any], **_: Any) -> Iterator[ModelResponse]:
+            for word in re.findall(r"\S+\s*", compose_reply(user_texts(messages))):
+                yield ModelResponse(role="assistant", content=word)
+
+        async def ainvoke_stream(self, messages: list[Any], **_: Any) -> AsyncIterator[ModelResponse]:
+            for chunk in self.invoke_stream(messages):
+                await asyncio.sleep(0)
+                yield chunk
+
+        def _parse_provider_response(self, response: Any, **_: Any) -> ModelResponse:
+            return response
+
+        def _parse_provider_response_delta(self, response: Any) -> ModelResponse:
+            return response
+
+    return EchoHistoryModel
+
+
+def build_agent_os(db_file: str, security_key: str | None) -> tuple[Any, dict[str, Any]]:
+    """Build the AgentOS and return it with its components by id."""
+    from agno.agent import Agent
+    from agno.db.sqlite import SqliteDb
+    from agno.os import AgentOS
+    from agno.os.settings import AgnoAPISettings
+    from agno.team import Team
+    from agno.workflow import Step, Workflow
+
+    model_class = build_model_class()
+    db = SqliteDb(db_file=db_file)
+
+    def make_agent(agent_id: str) -> Agent:
+        return Agent(
+            id=agent_id,
+            name=agent_id.title(),
+            model=model_class(),
+            db=db,
+            add_history_to_context=True,
+            num_history_runs=10,
+            telemetry=False,
+        )
+
+    agents = [make_agent(agent_id) for agent_id in AGENT_IDS]
+    team = Team(
+        id=TEAM_ID,
+        name="Research Team",
+        members=[make_agent("team-writer")],
+        model=model_class(),
+        db=db,
+        add_history_to_context=True,
+        telemetry=False,
+    )
+    workflow = Workflow(
+        id=WORKFLOW_ID,
+        name="Pipeline",
+        steps=[Step(name="answer", agent=make_agent("pipeline-step"))],
+        db=db,
+        add_workflow_history_to_steps=True,
+        telemetry=False,
+    )
+    agent_os = AgentOS(
+        id="local-agentos",
+        description="Local offline AgentOS for agentos-api-sessions",
+        agents=agents,
+        teams=[team],
+        workflows=[workflow],
+        settings=AgnoAPISettings(os_security_key=security_key),
+        telemetry=False,
+    )
+    components = {agent.id: agent for agent in agents} | {TEAM_ID: team, WORKFLOW_ID: workflow}
+    return agent_os, components
+
+
+def seed_plan(count: int) -> list[tuple[str, str, str, str]]:
+    """Return (session_id, component_id, user_id, name) for each seeded session."""
+    component_ids = [*AGENT_IDS, TEAM_ID, WORKFLOW_ID]
+    return [
+        (
+            f"seed-{index:05d}",
+            component_ids[(index - 1) % len(component_ids)],
+            SEED_USERS[((index - 1) // len(component_ids)) % len(SEED_USERS)],
+            f"Research Chat {index}",
+        )
+        for index in range(1, count + 1)
+    ]
+
+
+def seed_rows(db: Any, plan: list[tuple[str, str, str, str]]) -> None:
+    """Insert the seeded sessions through agno's db API, one second apart, oldest first."""
+    from agno.session import AgentSession, TeamSession, WorkflowSession
+
+    start = int(time.time()) - len(plan)
+    sessions = []
+    for offset, (session_id, component_id, user_id, name) in enumerate(plan):
+        common = {
+            "session_id": session_id,
+            "user_id": user_id,
+            "session_data": {"session_name": name, "session_state": {"topic": f"topic {offset + 1}"}},
+            "metadata": {"seeded": True},
+            "created_at": start + offset,
+            "updated_at": start + offset,
+        }
+        if component_id == TEAM_ID:
+            sessions.append(TeamSession(team_id=component_id, **common))
+        elif component_id == WORKFLOW_ID:
+            sessions.append(WorkflowSession(workflow_id=component_id, **common))
+        else:
+            sessions.append(AgentSession(agent_id=component_id, **common))
+    db.upsert_sessions(sessions, preserve_updated_at=True)
+
+
+async def seed_runs(components: dict[str, Any], plan: list[tuple[str, str, str, str]]) -> None:
+    """Give two of every three seeded sessions two real runs through agno's run path."""
+    with_runs = [entry for index, entry in enumerate(plan, start=1) if index % 3][:MAX_SEEDED_RUN_SESSIONS]
+    for session_id, component_id, user_id, _name in with_runs:
+        component = components[component_id]
+        for message in ("My name is Alice.", "What's my name?"):
+            if component_id == WORKFLOW_ID:
+                await component.arun(input=message, session_id=session_id, user_id=user_id)
+            else:
+                await component.arun(message, session_id=session_id, user_id=user_id)
+
+
+async def seed_sessions(components: dict[str, Any], count: int) -> None:
+    """Create `count` sessions spread over the components and the two users."""
+    plan = seed_plan(count)
+    seed_rows(components[AGENT_IDS[0]].db, plan)
+    await seed_runs(components, plan)
+
+
+def bind_socket(port: int) -> socket.socket:
+    """Bind 127.0.0.1:port (0 picks a free port) so the READY line can name it."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", port))
+    return sock
+
+
+async def serve(agent_os: Any, sock: socket.socket) -> None:
+    """Serve the app on the bound socket; print READY once it listens."""
+    import uvicorn
+
+    config = uvicorn.Config(agent_os.get_app(), log_level="warning", lifespan="on")
+    server = uvicorn.Server(config)
+    serving = asyncio.create_task(server.serve(sockets=[sock]))
+    while not server.started:
+        if serving.done():
+            await serving
+            raise SystemExit("error: the server stopped before it was ready (see the log above)")
+        await asyncio.sleep(0.02)
+    route_logging_to_stderr()
+    port = sock.getsockname()[1]
+    print(f"READY http://127.0.0.1:{port}", flush=True)
+    await serving
+
+
+async def start(args: argparse.Namespace) -> None:
+    """Build, seed and serve."""
+    agent_os, components = build_agent_os(args.db, args.security_key)
+    route_logging_to_stderr()
+    if args.seed:
+        await seed_sessions(components, args.seed)
+    await serve(agent_os, bind_socket(args.port))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point."""
+    args = parse_args(argv)
+    if args.seed < 0 or not 0 <= args.port <= 65535:
+        print("error: --seed must be >= 0 and --port between 0 and 65535", file=sys.stderr)
+        return 2
+    configure_environment(args.security_key)
+    Path(args.db).parent.mkdir(parents=True, exist_ok=True)
+    try:
+        asyncio.run(start(args))
+    except KeyboardInterrupt:
+        return 130
+    except OSError as error:
+        print(f"error: cannot listen on 127.0.0.1:{args.port}: {error.strerror} (try --port 0)", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

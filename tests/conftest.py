@@ -1,0 +1,94 @@
+"""Fixtures that start a real AgentOS (scripts/local_agentos.py) on a free loopback port."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SERVER_SCRIPT = ROOT / "scripts" / "local_agentos.py"
+START_TIMEOUT = 90.0
+SECURITY_KEY = "test-key-0f3c9a7e51d2"
+
+
+@dataclass
+class AgentOSServer:
+    """A running local AgentOS: where it listens and how to reach it."""
+
+    url: str
+    db: Path
+    process: subprocess.Popen
+    stderr_path: Path
+    security_key: str | None = None
+
+    def auth_headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.security_key}"} if self.security_key else {}
+
+    def stderr(self) -> str:
+        return self.stderr_path.read_text(errors="replace")
+
+
+def start_server(
+    tmp: Path, *extra: str, security_key: str | None = None, env: dict[str, str] | None = None
+) -> AgentOSServer:
+    """Start scripts/local_agentos.py on a free port and wait for its READY line."""
+    db = tmp / "agentos.db"
+    stderr_path = tmp / "server.stderr"
+    command = [sys.executable, str(SERVER_SCRIPT), "--port", "0", "--db", str(db), *extra]
+    if security_key:
+        command += ["--security-key", security_key]
+    with stderr_path.open("wb") as stderr_file:
+        process = subprocess.Popen(
+            command, stdout=subprocess.PIPE, stderr=stderr_file, env=env or os.environ.copy(), cwd=tmp
+        )
+    server = AgentOSServer("", db, process, stderr_path, security_key)
+    server.url = wait_for_ready(server)
+    return server
+
+
+def wait_for_ready(server: AgentOSServer) -> str:
+    """Read stdout until READY; fail with the server's stderr if it never comes."""
+    deadline = time.monotonic() + START_TIMEOUT
+    assert server.process.stdout is not None
+    while time.monotonic() < deadline:
+        line = server.process.stdout.readline().decode()
+        if line.startswith("READY "):
+            return line.split()[1]
+        if not line and server.process.poll() is not None:
+            break
+    stop_server(server)
+    pytest.fail(f"local AgentOS did not start; its stderr:\n{server.stderr()}")
+
+
+def stop_server(server: AgentOSServer) -> None:
+    """Terminate the server process and wait for it."""
+    if server.process.poll() is None:
+        server.process.terminate()
+        try:
+            server.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            server.process.kill()
+            server.process.wait()
+
+
+@pytest.fixture(scope="session")
+def agentos(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AgentOSServer]:
+    """A plain AgentOS seeded with 12 sessions, shared by the whole run."""
+    server = start_server(tmp_path_factory.mktemp("agentos"), "--seed", "12")
+    yield server
+    stop_server(server)
+
+
+@pytest.fixture(scope="session")
+def keyed_agentos(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AgentOSServer]:
+    """An AgentOS that requires a bearer security key."""
+    server = start_server(tmp_path_factory.mktemp("agentos-keyed"), "--seed", "2", security_key=SECURITY_KEY)
+    yield server
+    stop_server(server)

@@ -1,0 +1,96 @@
+"""The local AgentOS is real, offline, seeded as promised and keeps history per session."""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+
+import httpx
+import pytest
+from conftest import SECURITY_KEY, AgentOSServer, start_server, stop_server
+
+
+def run_agent(server: AgentOSServer, agent_id: str, message: str, session_id: str, stream: bool = False) -> str:
+    """Run an agent through the AgentOS HTTP API and return the full response text."""
+    response = httpx.post(
+        f"{server.url}/agents/{agent_id}/runs",
+        data={"message": message, "session_id": session_id, "stream": str(stream).lower()},
+        headers=server.auth_headers(),
+        timeout=30,
+    )
+    response.raise_for_status()
+    return response.text
+
+
+def test_server_answers_get_sessions(agentos: AgentOSServer) -> None:
+    response = httpx.get(f"{agentos.url}/sessions", params={"limit": 100})
+    assert response.status_code == 200
+    assert {"data", "meta"} <= response.json().keys()
+
+
+def test_seed_creates_named_sessions_over_components_and_users(agentos: AgentOSServer) -> None:
+    body = httpx.get(f"{agentos.url}/sessions", params={"limit": 100}).json()
+    seeded = [s for s in body["data"] if s["session_id"].startswith("seed-")]
+    assert sorted(s["session_name"] for s in seeded) == sorted(f"Research Chat {n}" for n in range(1, 13))
+    assert {s["user_id"] for s in seeded} == {"alice@example.com", "bob@example.com"}
+    owners = {s.get("agent_id") or s.get("team_id") or s.get("workflow_id") for s in seeded}
+    assert owners == {"assistant", "researcher", "research-team", "pipeline"}
+    assert {s["session_type"] for s in seeded} == {"agent", "team", "workflow"}
+
+
+def test_seed_gives_a_good_share_real_runs_with_history(agentos: AgentOSServer) -> None:
+    sessions = httpx.get(f"{agentos.url}/sessions", params={"limit": 100}).json()["data"]
+    run_counts = {}
+    for session in sessions:
+        if session["session_id"].startswith("seed-"):
+            runs = httpx.get(f"{agentos.url}/sessions/{session['session_id']}/runs").json()
+            run_counts[session["session_type"]] = run_counts.get(session["session_type"], 0) + len(runs)
+            if runs:
+                assert runs[-1]["content"] == "Your name is Alice."
+    assert run_counts["agent"] >= 4 and run_counts["team"] >= 2 and run_counts["workflow"] >= 2
+
+
+def test_second_run_in_a_session_sees_the_first_message(agentos: AgentOSServer) -> None:
+    session_id = f"history-{uuid.uuid4()}"
+    run_agent(agentos, "assistant", "My name is Alice.", session_id)
+    reply = json.loads(run_agent(agentos, "assistant", "What's my name?", session_id))
+    assert reply["content"] == "Your name is Alice."
+
+
+def test_a_run_in_another_session_does_not_see_it(agentos: AgentOSServer) -> None:
+    run_agent(agentos, "assistant", "My name is Alice.", f"first-{uuid.uuid4()}")
+    reply = json.loads(run_agent(agentos, "assistant", "What's my name?", f"other-{uuid.uuid4()}"))
+    assert reply["content"] == "I don't know your name yet."
+
+
+def test_streaming_run_sends_several_content_events(agentos: AgentOSServer) -> None:
+    stream = run_agent(agentos, "researcher", "Tell me about sessions please", f"s-{uuid.uuid4()}", stream=True)
+    assert stream.count("event: RunContent") >= 3
+    assert "event: RunCompleted" in stream
+
+
+def test_keyed_server_refuses_a_request_without_the_key(keyed_agentos: AgentOSServer) -> None:
+    response = httpx.get(f"{keyed_agentos.url}/sessions")
+    assert response.status_code == 401
+
+
+def test_keyed_server_refuses_a_wrong_key_and_accepts_the_right_one(keyed_agentos: AgentOSServer) -> None:
+    wrong = httpx.get(f"{keyed_agentos.url}/sessions", headers={"Authorization": "Bearer nope"})
+    right = httpx.get(f"{keyed_agentos.url}/sessions", headers=keyed_agentos.auth_headers())
+    assert wrong.status_code == 401
+    assert right.status_code == 200 and right.json()["meta"]["total_count"] == 2
+
+
+@pytest.mark.slow
+def test_key_in_the_callers_environment_does_not_leak_into_a_plain_server(tmp_path) -> None:
+    server = start_server(tmp_path, env={**os.environ, "OS_SECURITY_KEY": SECURITY_KEY})
+    try:
+        assert httpx.get(f"{server.url}/sessions").status_code == 200
+    finally:
+        stop_server(server)
+
+
+def test_server_logs_go_to_stderr_and_stdout_carries_only_ready(agentos: AgentOSServer) -> None:
+    assert agentos.url.startswith("http://127.0.0.1:")
+    assert "READY" not in agentos.stderr()
