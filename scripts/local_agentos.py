@@ -1,7 +1,7 @@
 # /// script
 # requires-python = ">=3.11"
 # dependencies = [
-#     "agno[os,sqlite]>=3.1,<3.2",
+#     "agno[os,sqlite,postgres]>=3.1,<3.2",
 #     "httpx>=0.27",
 #     "rich>=13",
 # ]
@@ -12,6 +12,7 @@ It is the server the tests start and the one a new user starts to try the tool:
 
     uv run scripts/local_agentos.py --seed 12
     uv run scripts/local_agentos.py --port 0 --db /tmp/os.db --security-key s3cret
+    uv run scripts/local_agentos.py --postgres postgresql+psycopg://postgres@127.0.0.1:5432/postgres
 
 Prints `READY http://127.0.0.1:PORT` on stdout once it accepts connections;
 everything agno logs goes to stderr.
@@ -49,6 +50,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="Start a local, offline AgentOS for trying and testing.")
     parser.add_argument("--port", type=int, default=7777, help="port on 127.0.0.1; 0 picks a free one (default 7777)")
     parser.add_argument("--db", default="tmp/agentos.db", help="SQLite file for sessions (default tmp/agentos.db)")
+    parser.add_argument(
+        "--postgres", metavar="URL", help="keep sessions in PostgreSQL (SQLAlchemy URL) instead of SQLite"
+    )
     parser.add_argument("--security-key", help="require this bearer token on every API call")
     parser.add_argument("--seed", type=int, default=0, metavar="N", help="pre-create N sessions")
     return parser.parse_args(argv)
@@ -137,17 +141,27 @@ def build_model_class() -> type:
     return EchoHistoryModel
 
 
-def build_agent_os(db_file: str, security_key: str | None) -> tuple[Any, dict[str, Any]]:
+def build_db(args: argparse.Namespace) -> Any:
+    """agno's PostgresDb for --postgres, else its SqliteDb on --db."""
+    if args.postgres:
+        from agno.db.postgres import PostgresDb
+
+        return PostgresDb(db_url=args.postgres)
+    from agno.db.sqlite import SqliteDb
+
+    Path(args.db).parent.mkdir(parents=True, exist_ok=True)
+    return SqliteDb(db_file=args.db)
+
+
+def build_agent_os(db: Any, security_key: str | None) -> tuple[Any, dict[str, Any]]:
     """Build the AgentOS and return it with its components by id."""
     from agno.agent import Agent
-    from agno.db.sqlite import SqliteDb
     from agno.os import AgentOS
     from agno.os.settings import AgnoAPISettings
     from agno.team import Team
     from agno.workflow import Step, Workflow
 
     model_class = build_model_class()
-    db = SqliteDb(db_file=db_file)
 
     def make_agent(agent_id: str) -> Agent:
         return Agent(
@@ -276,7 +290,7 @@ async def serve(agent_os: Any, sock: socket.socket) -> None:
 
 async def start(args: argparse.Namespace) -> None:
     """Build, seed and serve."""
-    agent_os, components = build_agent_os(args.db, args.security_key)
+    agent_os, components = build_agent_os(build_db(args), args.security_key)
     route_logging_to_stderr()
     if args.seed:
         await seed_sessions(components, args.seed)
@@ -290,7 +304,6 @@ def main(argv: list[str] | None = None) -> int:
         print("error: --seed must be >= 0 and --port between 0 and 65535", file=sys.stderr)
         return 2
     configure_environment(args.security_key)
-    Path(args.db).parent.mkdir(parents=True, exist_ok=True)
     try:
         asyncio.run(start(args))
     except KeyboardInterrupt:

@@ -1,7 +1,7 @@
 # /// script
 # requires-python = ">=3.11"
 # dependencies = [
-#     "agno[os,sqlite]>=3.1,<3.2",
+#     "agno[os]>=3.1,<3.2",
 #     "httpx>=0.27",
 #     "rich>=13",
 # ]
