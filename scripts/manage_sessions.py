@@ -375,11 +375,17 @@ async def fetch_all_pages(
     if progress:
         progress(1, total_pages)
     await asyncio.gather(*(fetch(page) for page in range(2, total_pages + 1)))
-    return unique_sessions(session for page in sorted(pages) for session in pages[page])
+    sessions = unique_sessions(session for page in sorted(pages) for session in pages[page])
+    total = first["meta"].get("total_count", len(sessions))
+    if len(sessions) < total:
+        # Rows with equal sort keys have no fixed order (PostgreSQL), so pages can
+        # overlap and miss rows: one page holding everything has a single order.
+        return (await fetch_page(api, params, 1, total))["data"]
+    return sessions
 
 
 def unique_sessions(sessions: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Drop repeats (AgentOS's one-second timestamps can shift rows between pages)."""
+    """Drop rows that appear on two pages."""
     seen: set[str] = set()
     unique = []
     for session in sessions:
@@ -490,12 +496,12 @@ async def create_session(api: SessionsApi, request: Request) -> Result:
 async def rename_session(api: SessionsApi, request: Request) -> Result:
     """Rename a session."""
     session_id = request.single_session_id()
-    # AgentOSClient.rename_session() renames, then raises ValueError while parsing the
-    # answer for a session with no agent/team/workflow id: post it directly instead.
-    renamed = await api.write(
-        "POST", f"/sessions/{session_id}/rename", {"session_name": request.args.rename}, idempotent=True
-    )
-    return Result("session", {**renamed, "session_type": detect_session_type(renamed)})
+    # PATCH, not POST /rename: on PostgreSQL, /rename answers 500 for a session whose
+    # session_data is still empty, and AgentOSClient.rename_session() raises ValueError
+    # after renaming a session that has no agent/team/workflow id.
+    renamed = await api.write("PATCH", f"/sessions/{session_id}", {"session_name": request.args.rename}, True)
+    present = {key: value for key, value in renamed.items() if value is not None}
+    return Result("session", {**present, "session_type": detect_session_type(renamed)})
 
 
 def merged(current: dict[str, Any] | None, given: dict[str, Any] | None, replace: bool) -> dict[str, Any] | None:

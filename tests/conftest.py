@@ -5,12 +5,14 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from postgres_server import find_postgres_bin, postgres_server
 
 ROOT = Path(__file__).resolve().parent.parent
 SERVER_SCRIPT = ROOT / "scripts" / "local_agentos.py"
@@ -79,9 +81,22 @@ def stop_server(server: AgentOSServer) -> None:
 
 
 @pytest.fixture(scope="session")
-def agentos(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AgentOSServer]:
-    """A plain AgentOS seeded with 12 sessions, shared by the whole run."""
-    server = start_server(tmp_path_factory.mktemp("agentos"), "--seed", "12")
+def postgres_url() -> Iterator[str]:
+    """A throwaway PostgreSQL; skipped locally without binaries, required when CI=true."""
+    bin_dir = find_postgres_bin()
+    if bin_dir is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("CI=true but no PostgreSQL binaries (initdb, pg_ctl) were found; .ci/run installs them")
+        pytest.skip("no PostgreSQL binaries (initdb, pg_ctl) on PATH or in /usr/lib/postgresql/*/bin")
+    with postgres_server(bin_dir, Path(tempfile.mkdtemp(prefix="agentos-pg-"))) as url:
+        yield url
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgres"])
+def agentos(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[AgentOSServer]:
+    """A plain AgentOS seeded with 12 sessions, on SQLite and on PostgreSQL, shared by the whole run."""
+    backend = ["--postgres", request.getfixturevalue("postgres_url")] if request.param == "postgres" else []
+    server = start_server(tmp_path_factory.mktemp(f"agentos-{request.param}"), "--seed", "12", *backend)
     yield server
     stop_server(server)
 
