@@ -63,6 +63,7 @@ DELETE_BATCH_SIZE = 200
 RETRY_BASE_DELAY = 0.2
 RETRY_MAX_DELAY = 2.0
 TABLE_TEXT_LIMIT = 60
+PROGRESS_WIDTH = 30
 EXPORT_FORMAT = "agentos-session-export/1"
 UNSAFE_ID = re.compile(r"[/?#%\\\s\x00-\x1f\x7f]")
 
@@ -107,24 +108,25 @@ def server_detail(response: httpx.Response) -> str:
 
 
 def translate_error(error: Exception, base_url: str) -> CliError:
-    """Turn an httpx or agno client exception into a CliError."""
+    """Turn an httpx or agno client exception into a CliError; re-raise anything else."""
     import httpx
 
-    if isinstance(error, httpx.HTTPStatusError):
-        return translate_status(error.response, base_url)
-    if isinstance(error, httpx.TimeoutException) or "timed out" in str(error):
-        return CliError(
-            f"request to {base_url} timed out", ExitCode.UNREACHABLE, "raise --timeout or check the server's load"
-        )
-    if is_connection_error(error):
+    cause = getattr(error, "original_error", None) or error
+    if isinstance(cause, httpx.HTTPStatusError):
+        return translate_status(cause.response, base_url)
+    if is_connection_error(cause):
         return CliError(
             f"cannot reach AgentOS at {base_url}",
             ExitCode.UNREACHABLE,
-            "start it (uv run scripts/local_agentos.py) or check --base-url / $AGENTOS_URL",
+            "start it with 'uv run scripts/local_agentos.py' or check --base-url / $AGENTOS_URL",
         )
-    if isinstance(getattr(error, "original_error", None) or error, httpx.TransportError):
+    if isinstance(cause, httpx.TimeoutException):
         return CliError(
-            f"the connection to {base_url} was lost ({type(error).__name__})",
+            f"request to {base_url} timed out", ExitCode.UNREACHABLE, "raise --timeout or check the server's load"
+        )
+    if isinstance(cause, httpx.TransportError):
+        return CliError(
+            f"the connection to {base_url} was lost ({type(cause).__name__})",
             ExitCode.UNREACHABLE,
             "check the server; reads are safe to repeat, check writes before repeating them",
         )
@@ -159,10 +161,8 @@ def is_connection_error(error: BaseException) -> bool:
     """True for errors where the request never reached the server."""
     import httpx
 
-    original = getattr(error, "original_error", None)
-    if original is not None:
-        return is_connection_error(original)
-    return isinstance(error, httpx.ConnectError | httpx.ConnectTimeout)
+    cause = getattr(error, "original_error", None) or error
+    return isinstance(cause, httpx.ConnectError | httpx.ConnectTimeout)
 
 
 def is_transient(error: BaseException, idempotent: bool) -> bool:
@@ -1389,12 +1389,14 @@ def attach_feedback(request: Request, action: str, as_json: bool) -> None:
 
 
 def progress_printer() -> Callable[[int, int], None]:
-    """A page counter on stderr, redrawn in place."""
+    """A bar of fetched pages on stderr, redrawn in place."""
 
     def show(done: int, total: int) -> None:
         if total > 1:
+            filled = PROGRESS_WIDTH * done // total
+            bar = "#" * filled + "." * (PROGRESS_WIDTH - filled)
             end = "\n" if done >= total else ""
-            print(f"\rfetching pages {done}/{total}", end=end, file=sys.stderr, flush=True)
+            print(f"\rfetching sessions [{bar}] {done}/{total} pages", end=end, file=sys.stderr, flush=True)
 
     return show
 
