@@ -1139,6 +1139,7 @@ def build_parser() -> Parser:
         description="List, inspect, create, rename, update, clear, export and delete AgentOS sessions.",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
+        allow_abbrev=False,
     )
     connection = parser.add_argument_group("connection")
     connection.add_argument("--base-url", help=f"AgentOS URL (default $AGENTOS_URL or {DEFAULT_BASE_URL})")
@@ -1257,8 +1258,8 @@ class Request:
         if self.args.yes:
             return
         if sys.stdin.isatty() and sys.stderr.isatty():
-            answer = input(f"About to {what}. Type 'yes' to go on: ")
-            if answer.strip().lower() == "yes":
+            print(f"About to {what}. Type 'yes' to go on: ", end="", file=sys.stderr, flush=True)
+            if sys.stdin.readline().strip().lower() == "yes":
                 return
         usage_error(f"refusing to {what} without confirmation", "add --yes to confirm")
 

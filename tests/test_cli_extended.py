@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import json
+import os
+import pty
 import re
+import select
+import subprocess
+import sys
 import time
 from pathlib import Path
 
 import httpx
 import pytest
 from cli_helpers import Cli, unique
-from conftest import AgentOSServer
+from conftest import ROOT, AgentOSServer
+
+SCRIPT = ROOT / "scripts" / "manage_sessions.py"
 
 
 @pytest.fixture
@@ -311,3 +318,37 @@ def test_chat_takes_the_owner_user_from_the_session(cli: Cli) -> None:
 def test_chat_in_a_workflow_session_is_refused(cli: Cli) -> None:
     outcome = cli("--session-id", "seed-00004", "--chat", "hi")
     assert outcome.code == 2 and "agent or team" in outcome.err
+
+
+def answer_prompt_at_a_terminal(command: list[str], answer: str) -> tuple[int, str]:
+    """Run a command with stdin and stderr on a terminal; answer its prompt; return exit code and stdout."""
+    main_fd, child_fd = pty.openpty()
+    process = subprocess.Popen(command, stdin=child_fd, stderr=child_fd, stdout=subprocess.PIPE)
+    os.close(child_fd)
+    seen = b""
+    deadline = time.monotonic() + 120
+    while b"Type 'yes'" not in seen and time.monotonic() < deadline:
+        ready, _, _ = select.select([main_fd], [], [], 1)
+        if ready:
+            seen += os.read(main_fd, 4096)
+    os.write(main_fd, answer.encode() + b"\n")
+    out, _ = process.communicate(timeout=120)
+    os.close(main_fd)
+    return process.returncode, out.decode()
+
+
+@pytest.mark.parametrize(("answer", "code", "runs_left"), [("yes", 0, 0), ("no", 2, 1)])
+def test_clear_at_a_terminal_asks_first(
+    cli: Cli, agentos: AgentOSServer, tmp_path: Path, answer: str, code: int, runs_left: int
+) -> None:
+    session_id = session_with_runs(cli, unique("asked"), "hello")
+    command = [sys.executable, str(SCRIPT), "--base-url", agentos.url, "--session-id", session_id, "--clear"]
+    returncode, _ = answer_prompt_at_a_terminal([*command, "--backup-dir", str(tmp_path)], answer)
+    assert returncode == code
+    assert cli.json("--session-id", session_id)["run_count"] == runs_left
+
+
+def test_abbreviated_flags_are_refused(cli: Cli) -> None:
+    outcome = cli("--session-id", "seed-00001", "--del")
+    assert outcome.code == 2 and "--del" in outcome.err
+    assert cli.json("--session-id", "seed-00001")["session_id"] == "seed-00001"
