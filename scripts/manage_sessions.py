@@ -20,22 +20,19 @@ unreachable or timed out, 6 conflict, 130 interrupted.
 from __future__ import annotations
 
 import argparse
-import asyncio
-import ipaddress
 import json
 import os
 import re
 import sys
-import uuid
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import IntEnum
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any, NamedTuple, NoReturn
 from urllib.parse import urlsplit
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     import httpx
     from agno.client import AgentOSClient
     from rich.console import Console, RenderableType
@@ -179,8 +176,7 @@ def is_transient(error: BaseException, idempotent: bool) -> bool:
     return isinstance(original or error, httpx.TransportError)
 
 
-@dataclass
-class Settings:
+class Settings(NamedTuple):
     """Where and how to reach AgentOS; built from the common flags."""
 
     base_url: str
@@ -247,6 +243,8 @@ class SessionsApi:
 
     async def attempt(self, call: Callable[[], Awaitable[Any]], idempotent: bool) -> Any:
         """Run a call, retrying transient failures with bounded exponential backoff."""
+        import asyncio
+
         for attempt in range(self.settings.retries + 1):
             try:
                 return await call()
@@ -283,8 +281,7 @@ class SessionsApi:
         return await self.attempt(lambda: bound(**kwargs), idempotent=idempotent)
 
 
-@dataclass
-class Result:
+class Result(NamedTuple):
     """What an action produced: a kind the renderers know, and its data."""
 
     kind: str
@@ -293,8 +290,7 @@ class Result:
     note: str = ""
 
 
-@dataclass
-class Filters:
+class Filters(NamedTuple):
     """The session filters shared by listing and bulk deletion."""
 
     session_type: str | None = None
@@ -361,6 +357,8 @@ async def fetch_all_pages(
     api: SessionsApi, params: dict[str, Any], page_size: int, progress: Callable[[int, int], None] | None = None
 ) -> list[dict[str, Any]]:
     """Every page of GET /sessions: the first, then the rest concurrently, in server order."""
+    import asyncio
+
     first = await fetch_page(api, params, 1, page_size)
     total_pages = first["meta"].get("total_pages") or 1
     pages: dict[int, list[dict[str, Any]]] = {1: first["data"]}
@@ -448,6 +446,8 @@ async def get_runs(api: SessionsApi, session_id: str, params: dict[str, Any] | N
 
 async def inspect_session(api: SessionsApi, request: Request) -> Result:
     """One session's properties and its number of runs."""
+    import asyncio
+
     session_id = request.single_session_id()
     detail, previews = await asyncio.gather(
         get_session(api, session_id, request.args.user_id),
@@ -475,7 +475,7 @@ async def create_session(api: SessionsApi, request: Request) -> Result:
     from agno.db.base import SessionType
 
     args = request.args
-    session_type = request.owner_type() or args.type or "agent"
+    session_type = owner_type(args) or "agent"
     created = await api.call_client(
         "create_session",
         idempotent=False,
@@ -559,6 +559,8 @@ async def lookup_sessions(
     api: SessionsApi, session_ids: list[str], user_id: str | None
 ) -> tuple[list[dict[str, Any]], list[str]]:
     """Split ids into existing sessions and ids not found (AgentOS's DELETE cannot tell)."""
+    import asyncio
+
     gate = asyncio.Semaphore(LOOKUP_CONCURRENCY)
 
     async def lookup(session_id: str) -> dict[str, Any] | None:
@@ -627,6 +629,8 @@ def missing_note(missing: list[str]) -> str:
 
 async def export_session(api: SessionsApi, session_id: str, user_id: str | None) -> dict[str, Any]:
     """The session and all its runs as one JSON document (the clear backup format)."""
+    import asyncio
+
     detail, runs = await asyncio.gather(
         get_session(api, session_id, user_id), get_runs(api, session_id, {"user_id": user_id} if user_id else {})
     )
@@ -646,6 +650,8 @@ async def export_to_file(api: SessionsApi, request: Request) -> Result:
     document = await export_session(api, request.single_session_id(), request.args.user_id)
     if request.args.export == "-":
         return Result("document", document)
+    from pathlib import Path
+
     path = Path(request.args.export)
     write_document(document, path)
     summary = {"session_id": document["session"]["session_id"], "runs": len(document["runs"]), "path": str(path)}
@@ -654,6 +660,8 @@ async def export_to_file(api: SessionsApi, request: Request) -> Result:
 
 def default_backup_path(session_id: str) -> Path:
     """Where --clear keeps its backup unless --backup-dir says otherwise."""
+    from pathlib import Path
+
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
     return Path(f"agentos-backup-{session_id}-{stamp}.json")
 
@@ -713,6 +721,8 @@ async def clear_session(api: SessionsApi, request: Request) -> Result:
 
 def read_backup(path_text: str) -> dict[str, Any]:
     """Load and check an export or backup file."""
+    from pathlib import Path
+
     path = Path(path_text)
     try:
         document = json.loads(path.read_text())
@@ -735,8 +745,7 @@ async def restore_session(api: SessionsApi, request: Request) -> Result:
     return Result("session", {**restored, "run_count": 0, "runs_not_restored": len(document["runs"])})
 
 
-@dataclass
-class ChatTarget:
+class ChatTarget(NamedTuple):
     """Where a chat message goes."""
 
     kind: str
@@ -748,6 +757,8 @@ class ChatTarget:
 
 async def chat_target(api: SessionsApi, request: Request) -> ChatTarget:
     """Pick the agent or team, session and user for a chat message."""
+    import uuid
+
     args = request.args
     session_id = request.optional_session_id()
     given = args.team_id or args.agent_id
@@ -798,16 +809,16 @@ async def chat(api: SessionsApi, request: Request) -> Result:
     return Result("chat", reply.document(), note=note)
 
 
-@dataclass
 class ChatReply:
     """The reply to a chat message, assembled from streamed events."""
 
-    session_id: str
-    run_id: str | None = None
-    chunks: list[str] = field(default_factory=list)
-    final: str | None = None
-    completed: bool = False
-    error: str | None = None
+    def __init__(self, session_id: str) -> None:
+        self.session_id = session_id
+        self.run_id: str | None = None
+        self.chunks: list[str] = []
+        self.final: str | None = None
+        self.completed = False
+        self.error: str | None = None
 
     @property
     def content(self) -> str:
@@ -1200,8 +1211,15 @@ def build_parser() -> Parser:
     return parser
 
 
-@dataclass
-class Request:
+def owner_type(args: argparse.Namespace) -> str | None:
+    """Which of --agent-id, --team-id, --workflow-id was given (at most one)."""
+    owners = [kind for kind in SESSION_TYPES if getattr(args, f"{kind}_id")]
+    if len(owners) > 1:
+        usage_error("give only one of --agent-id, --team-id, --workflow-id", "a session has one owner")
+    return owners[0] if owners else None
+
+
+class Request(NamedTuple):
     """The parsed command line, checked, with what the actions need from it."""
 
     args: argparse.Namespace
@@ -1229,12 +1247,6 @@ class Request:
     def optional_session_id(self) -> str | None:
         return self.single_session_id() if self.args.session_id else None
 
-    def owner_type(self) -> str | None:
-        owners = [kind for kind in SESSION_TYPES if getattr(self.args, f"{kind}_id")]
-        if len(owners) > 1:
-            usage_error("give only one of --agent-id, --team-id, --workflow-id", "a session has one owner")
-        return owners[0] if owners else None
-
     def order(self) -> dict[str, str]:
         return {"sort_by": self.args.sort_by or "created_at", "sort_order": self.args.sort_order or "desc"}
 
@@ -1251,7 +1263,7 @@ class Request:
 
     def backup_path(self, session_id: str) -> Path:
         path = default_backup_path(session_id)
-        return Path(self.args.backup_dir) / path if self.args.backup_dir else path
+        return path.parent / self.args.backup_dir / path.name if self.args.backup_dir else path
 
     def confirm(self, what: str) -> None:
         """Go on with --yes, or after 'yes' typed at a terminal; otherwise refuse."""
@@ -1350,6 +1362,8 @@ def check_base_url(base_url: str) -> None:
 
 def is_loopback(base_url: str) -> bool:
     """True when the URL's host is this machine."""
+    import ipaddress
+
     host = urlsplit(base_url).hostname or ""
     if host == "localhost":
         return True
@@ -1359,34 +1373,34 @@ def is_loopback(base_url: str) -> bool:
         return False
 
 
-def build_request(args: argparse.Namespace, action: str) -> Request:
+def build_request(args: argparse.Namespace, action: str, as_json: bool) -> Request:
     """Check flag combinations for the action and gather the filters."""
     if action in ("rename", "update", "clear", "export", "runs", "run", "inspect") and not args.session_id:
         usage_error("this action needs --session-id", "find ids by listing sessions")
     if args.session_id and len(args.session_id) > 1 and action != "delete":
         usage_error("only --delete takes several --session-id values", "pass --session-id once")
-    filters = Filters(args.type, None, args.user_id, args.name if action != "create" else None, args.before)
-    request = Request(args, filters)
-    owner = request.owner_type() if action in ("list", "delete", "create", "chat") else None
-    filters.component_id = getattr(args, f"{owner}_id") if owner else None
+    owner = owner_type(args) if action in ("list", "delete", "create", "chat") else None
     if owner and args.type and owner != args.type and action in ("list", "delete"):
         usage_error(f"--{owner}-id selects {owner} sessions but --type is {args.type}", "drop one of them")
     if action == "create" and not owner:
         usage_error("--create needs --agent-id, --team-id or --workflow-id", "e.g. --create --agent-id assistant")
-    return request
+    component_id = getattr(args, f"{owner}_id") if owner else None
+    name = args.name if action != "create" else None
+    filters = Filters(args.type, component_id, args.user_id, name, args.before)
+    return Request(args, filters, *feedback_for(action, as_json))
 
 
-def attach_feedback(request: Request, action: str, as_json: bool) -> None:
-    """Progress bars and live chat output, only where a person is watching."""
-    if action == "chat" and not as_json and sys.stdout.isatty():
+def feedback_for(action: str, as_json: bool) -> tuple[Callable[[int, int], None] | None, Callable[[str], None] | None]:
+    """A progress bar and live chat output, only where a person is watching."""
+    progress = progress_printer() if action in ("list", "delete") and sys.stderr.isatty() else None
+    on_chunk = print_chunk if action == "chat" and not as_json and sys.stdout.isatty() else None
+    return progress, on_chunk
 
-        def print_chunk(text: str) -> None:
-            sys.stdout.write(text)
-            sys.stdout.flush()
 
-        request.on_chunk = print_chunk
-    if action in ("list", "delete") and sys.stderr.isatty():
-        request.progress = progress_printer()
+def print_chunk(text: str) -> None:
+    """Show part of a streamed reply at once."""
+    sys.stdout.write(text)
+    sys.stdout.flush()
 
 
 def progress_printer() -> Callable[[int, int], None]:
@@ -1407,7 +1421,7 @@ async def run(args: argparse.Namespace, action: str, settings: Settings, request
     async with SessionsApi(settings) as api:
         result = await ACTIONS[action](api, request)
     if action == "chat" and request.on_chunk:
-        result.kind = "chat_streamed"
+        return result._replace(kind="chat_streamed")
     return result
 
 
@@ -1419,8 +1433,9 @@ def main(argv: list[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
         action = choose_action(args)
         settings = resolve_settings(args)
-        request = build_request(args, action)
-        attach_feedback(request, action, as_json)
+        request = build_request(args, action, as_json)
+        import asyncio
+
         result = asyncio.run(run(args, action, settings, request))
     except CliError as error:
         emit_error(error, as_json)
