@@ -62,6 +62,34 @@ RETRY_MAX_DELAY = 2.0
 TABLE_TEXT_LIMIT = 60
 PROGRESS_WIDTH = 30
 EXPORT_FORMAT = "agentos-session-export/1"
+# How each action is asked for on the command line, for messages.
+ACTION_FLAGS = {
+    "list": "listing (no action flag)",
+    "runs": "--show-runs",
+    "run": "--run-id",
+    "inspect": "--session-id alone",
+}
+# Flags that only mean something for some actions; elsewhere they are refused, not ignored.
+FLAG_ACTIONS = {
+    "limit": ("list",),
+    "page": ("list",),
+    "sort_by": ("list",),
+    "sort_order": ("list",),
+    "all": ("list", "delete"),
+    "type": ("list", "delete"),
+    "before": ("list", "delete"),
+    "name": ("list", "delete", "create"),
+    "status": ("runs",),
+    "since": ("runs",),
+    "until": ("runs",),
+    "state": ("create", "update"),
+    "metadata": ("create", "update"),
+    "summary": ("update",),
+    "replace": ("update",),
+    "dry_run": ("delete",),
+    "yes": ("delete", "clear"),
+    "backup_dir": ("clear",),
+}
 UNSAFE_ID = re.compile(r"[/?#%\\\s\x00-\x1f\x7f]")
 
 
@@ -427,8 +455,8 @@ async def list_sessions(api: SessionsApi, request: Request) -> Result:
     limit = request.args.limit or 20
     if filters.needs_local_pass():
         matching = await find_sessions(api, filters, order)
-        return Result("sessions", page_document(matching, request.args.page, limit))
-    document = await fetch_page(api, {**filters.server_params(), **order}, request.args.page, limit)
+        return Result("sessions", page_document(matching, request.args.page or 1, limit))
+    document = await fetch_page(api, {**filters.server_params(), **order}, request.args.page or 1, limit)
     return Result("sessions", document)
 
 
@@ -1188,7 +1216,7 @@ def build_parser() -> Parser:
 
     listing = parser.add_argument_group("listing")
     listing.add_argument("--limit", type=positive_int, help="sessions per page (default 20)")
-    listing.add_argument("--page", type=positive_int, default=1, help="page number, from 1 (default 1)")
+    listing.add_argument("--page", type=positive_int, help="page number, from 1 (default 1)")
     listing.add_argument("--all", action="store_true", help="every page; with --delete, allow an unfiltered delete")
     listing.add_argument("--sort-by", type=sort_field, help=f"one of {', '.join(SORT_FIELDS)} (default created_at)")
     listing.add_argument("--sort-order", choices=("asc", "desc"), help="default desc (newest first)")
@@ -1379,6 +1407,7 @@ def build_request(args: argparse.Namespace, action: str, as_json: bool) -> Reque
         usage_error("this action needs --session-id", "find ids by listing sessions")
     if args.session_id and len(args.session_id) > 1 and action != "delete":
         usage_error("only --delete takes several --session-id values", "pass --session-id once")
+    check_flags_fit(args, action)
     owner = owner_type(args) if action in ("list", "delete", "create", "chat") else None
     if owner and args.type and owner != args.type and action in ("list", "delete"):
         usage_error(f"--{owner}-id selects {owner} sessions but --type is {args.type}", "drop one of them")
@@ -1388,6 +1417,15 @@ def build_request(args: argparse.Namespace, action: str, as_json: bool) -> Reque
     name = args.name if action != "create" else None
     filters = Filters(args.type, component_id, args.user_id, name, args.before)
     return Request(args, filters, *feedback_for(action, as_json))
+
+
+def check_flags_fit(args: argparse.Namespace, action: str) -> None:
+    """Refuse flags the chosen action would silently ignore."""
+    for name, actions in FLAG_ACTIONS.items():
+        if getattr(args, name) not in (None, False) and action not in actions:
+            flag = "--" + name.replace("_", "-")
+            allowed = ", ".join(ACTION_FLAGS.get(name, f"--{name}") for name in actions)
+            usage_error(f"{flag} does not apply to {ACTION_FLAGS.get(action, f'--{action}')}", f"use it with {allowed}")
 
 
 def feedback_for(action: str, as_json: bool) -> tuple[Callable[[int, int], None] | None, Callable[[str], None] | None]:

@@ -352,3 +352,18 @@ def test_abbreviated_flags_are_refused(cli: Cli) -> None:
     outcome = cli("--session-id", "seed-00001", "--del")
     assert outcome.code == 2 and "--del" in outcome.err
     assert cli.json("--session-id", "seed-00001")["session_id"] == "seed-00001"
+
+
+@pytest.mark.parametrize(
+    ("args", "flag"),
+    [
+        (["--session-id", "seed-00001", "--show-runs", "--limit", "5"], "--limit"),
+        (["--session-id", "seed-00001", "--dry-run"], "--dry-run"),
+        (["--status", "ERROR"], "--status"),
+        (["--session-id", "seed-00001", "--rename", "x", "--replace"], "--replace"),
+    ],
+)
+def test_flags_the_action_would_ignore_are_refused(cli: Cli, args: list[str], flag: str) -> None:
+    outcome = cli(*args)
+    assert outcome.code == 2 and flag in outcome.err and "use it with" in outcome.err
+    assert cli.json("--session-id", "seed-00001")["session_name"] == "Research Chat 1"
