@@ -1,3 +1,4 @@
+#!/usr/bin/env -S uv run --script
 # /// script
 # requires-python = ">=3.11"
 # dependencies = [
@@ -292,11 +293,14 @@ class SessionsApi:
 
         return await self.attempt(call, idempotent=True)
 
-    async def write(self, method: str, path: str, body: dict[str, Any], idempotent: bool) -> Any:
+    async def write(
+        self, method: str, path: str, body: dict[str, Any], idempotent: bool, params: dict[str, str] | None = None
+    ) -> Any:
         """Send a JSON body with a method the client library lacks a faithful call for."""
 
         async def call() -> Any:
-            response = await self.http.request(method, path, json=body, params=self.settings.scope())
+            query = {**self.settings.scope(), **(params or {})}
+            response = await self.http.request(method, path, json=body, params=query)
             response.raise_for_status()
             return response.json() if response.content else None
 
@@ -713,8 +717,8 @@ async def recreate_session(api: SessionsApi, session: dict[str, Any]) -> dict[st
     """POST the session back with the same id, name, type, owner, state and metadata."""
     # AgentOSClient.create_session() parses the answer with a schema that requires a
     # non-empty name; a session may legitimately have none, so post directly.
-    path = f"/sessions?type={session['session_type']}"
-    return await api.write("POST", path, recreate_body(session), idempotent=False)
+    params = {"type": session["session_type"]}
+    return await api.write("POST", "/sessions", recreate_body(session), idempotent=False, params=params)
 
 
 def differences(expected: dict[str, Any], actual: dict[str, Any]) -> list[str]:

@@ -367,3 +367,15 @@ def test_flags_the_action_would_ignore_are_refused(cli: Cli, args: list[str], fl
     outcome = cli(*args)
     assert outcome.code == 2 and flag in outcome.err and "use it with" in outcome.err
     assert cli.json("--session-id", "seed-00001")["session_name"] == "Research Chat 1"
+
+
+@pytest.mark.parametrize(
+    ("flag", "owner", "field"),
+    [("--team-id", "research-team", "team_id"), ("--workflow-id", "pipeline", "workflow_id")],
+)
+def test_clear_keeps_team_and_workflow_owners(cli: Cli, tmp_path: Path, flag: str, owner: str, field: str) -> None:
+    session_id = cli.new_session(flag, owner, user_id="ivy", name="Owned", state='{"k": 1}')
+    cleared = cli.json("--session-id", session_id, "--clear", "--yes", "--backup-dir", str(tmp_path))
+    after = cli.json("--session-id", session_id)
+    assert cleared[field] == after[field] == owner
+    assert after["session_type"] == field.removesuffix("_id") and after["session_state"] == {"k": 1}

@@ -24,13 +24,13 @@ def run_agent(server: AgentOSServer, agent_id: str, message: str, session_id: st
 
 
 def test_server_answers_get_sessions(agentos: AgentOSServer) -> None:
-    response = httpx.get(f"{agentos.url}/sessions", params={"limit": 100})
+    response = httpx.get(f"{agentos.url}/sessions", params={"limit": 100_000})
     assert response.status_code == 200
     assert {"data", "meta"} <= response.json().keys()
 
 
 def test_seed_creates_named_sessions_over_components_and_users(agentos: AgentOSServer) -> None:
-    body = httpx.get(f"{agentos.url}/sessions", params={"limit": 100}).json()
+    body = httpx.get(f"{agentos.url}/sessions", params={"limit": 100_000}).json()
     seeded = [s for s in body["data"] if s["session_id"].startswith("seed-")]
     assert sorted(s["session_name"] for s in seeded) == sorted(f"Research Chat {n}" for n in range(1, 13))
     assert {s["user_id"] for s in seeded} == {"alice@example.com", "bob@example.com"}
@@ -40,7 +40,7 @@ def test_seed_creates_named_sessions_over_components_and_users(agentos: AgentOSS
 
 
 def test_seed_gives_a_good_share_real_runs_with_history(agentos: AgentOSServer) -> None:
-    sessions = httpx.get(f"{agentos.url}/sessions", params={"limit": 100}).json()["data"]
+    sessions = httpx.get(f"{agentos.url}/sessions", params={"limit": 100_000}).json()["data"]
     run_counts = {}
     for session in sessions:
         if session["session_id"].startswith("seed-"):
