@@ -54,6 +54,7 @@ SORT_FIELDS = (
 RUN_STATUSES = ("CANCELLED", "COMPLETED", "ERROR", "PAUSED", "PENDING", "REGENERATED", "RUNNING")
 MAX_ID_LENGTH = 256
 MAX_JSON_ARGUMENT = 1_000_000
+MAX_UNIX_SECONDS = 253_402_300_799  # 9999-12-31T23:59:59Z
 ALL_PAGE_SIZE = 500
 PAGE_CONCURRENCY = 4
 LOOKUP_CONCURRENCY = 8
@@ -191,6 +192,13 @@ def is_connection_error(error: BaseException) -> bool:
     return isinstance(cause, httpx.ConnectError | httpx.ConnectTimeout)
 
 
+def unsent_or_unknown(failure: CliError, error: BaseException, idempotent: bool) -> CliError:
+    """A write that reached the server may have taken effect: say so instead of 'just retry'."""
+    if idempotent or failure.exit_code != ExitCode.UNREACHABLE or is_connection_error(error):
+        return failure
+    return CliError(failure.message, failure.exit_code, "the server may have acted: check before repeating")
+
+
 def is_transient(error: BaseException, idempotent: bool) -> bool:
     """True when repeating the request may succeed and cannot do harm."""
     import httpx
@@ -279,7 +287,9 @@ class SessionsApi:
                 return await call()
             except Exception as error:
                 if attempt == self.settings.retries or not is_transient(error, idempotent):
-                    raise translate_error(error, self.settings.base_url) from error
+                    raise unsent_or_unknown(
+                        translate_error(error, self.settings.base_url), error, idempotent
+                    ) from error
                 await asyncio.sleep(min(RETRY_BASE_DELAY * 2**attempt, RETRY_MAX_DELAY))
         raise AssertionError("unreachable")
 
@@ -607,31 +617,50 @@ async def lookup_sessions(
 
 async def delete_in_batches(api: SessionsApi, sessions: list[dict[str, Any]], user_id: str | None) -> list[str]:
     """Bulk-delete sessions; on failure say exactly which were and were not deleted."""
-    from agno.db.base import SessionType
-
     deleted: list[str] = []
     for start in range(0, len(sessions), DELETE_BATCH_SIZE):
         batch = sessions[start : start + DELETE_BATCH_SIZE]
         try:
-            await api.call_client(
-                "delete_sessions",
-                idempotent=True,
-                session_ids=[s["session_id"] for s in batch],
-                session_types=[SessionType(s["session_type"]) for s in batch],
-                user_id=user_id,
-                db_id=api.settings.db_id,
-                table=api.settings.table,
-            )
+            # A plain DELETE /sessions: AgentOSClient.delete_sessions() sends this same body
+            # but costs agno's ~1 s import, which dominated a bulk delete.
+            body = {
+                "session_ids": [s["session_id"] for s in batch],
+                "session_types": [s["session_type"] for s in batch],
+            }
+            await api.write("DELETE", "/sessions", body, True, {"user_id": user_id} if user_id else None)
         except CliError as error:
-            remaining = len(sessions) - len(deleted)
+            failed = [s["session_id"] for s in batch]
+            gone, unknown = await fate_of_failed_batch(api, failed, user_id)
+            deleted += gone
+            not_deleted = [sid for sid in failed if sid not in gone and sid not in unknown]
+            not_deleted += [s["session_id"] for s in sessions[start + len(batch) :]]
             raise CliError(
-                f"{error.message}; deleted {len(deleted)} session(s) "
-                f"({', '.join(deleted) or 'none'}), {remaining} not deleted",
+                deletion_report(error.message, deleted, unknown, not_deleted),
                 error.exit_code,
                 "run the same command again to delete the rest",
             ) from error
         deleted.extend(s["session_id"] for s in batch)
     return deleted
+
+
+async def fate_of_failed_batch(
+    api: SessionsApi, session_ids: list[str], user_id: str | None
+) -> tuple[list[str], list[str]]:
+    """(gone, unknown) for a batch whose DELETE failed: its answer may be lost after the server acted."""
+    try:
+        _existing, gone = await lookup_sessions(api, session_ids, user_id)
+    except CliError:
+        return [], session_ids
+    return gone, []
+
+
+def deletion_report(reason: str, deleted: list[str], unknown: list[str], not_deleted: list[str]) -> str:
+    """One line naming every id: deleted, perhaps deleted, and not deleted."""
+    parts = [reason, f"deleted {len(deleted)} session(s) ({', '.join(deleted) or 'none'})"]
+    if unknown:
+        parts.append(f"perhaps deleted (check them): {', '.join(unknown)}")
+    parts.append(f"not deleted: {', '.join(not_deleted) or 'none'}")
+    return "; ".join(parts)
 
 
 async def delete_sessions(api: SessionsApi, request: Request) -> Result:
@@ -677,8 +706,21 @@ def write_document(document: dict[str, Any], path: Path) -> None:
     partial.replace(path)
 
 
+def check_destination(path: Path, flag: str) -> None:
+    """Refuse a file destination that cannot be written, before anything is sent."""
+    if path.is_dir():
+        usage_error(f"{flag} {path} is a directory", "give a file name, e.g. session.json")
+    existing = next((parent for parent in path.parents if parent.exists()), None)
+    if existing is not None and not existing.is_dir():
+        usage_error(f"{flag} {path}: {existing} is not a directory", "give a path in a directory")
+
+
 async def export_to_file(api: SessionsApi, request: Request) -> Result:
     """Write the session and its runs to --export FILE, or stdout for '-'."""
+    from pathlib import Path
+
+    if request.args.export != "-":
+        check_destination(Path(request.args.export), "--export")
     document = await export_session(api, request.single_session_id(), request.args.user_id)
     if request.args.export == "-":
         return Result("document", document)
@@ -731,8 +773,9 @@ async def clear_session(api: SessionsApi, request: Request) -> Result:
     """Remove a session's runs, keeping its id, name, type, owner, state and metadata."""
     session_id = request.single_session_id()
     request.confirm(f"clear all runs of session '{session_id}'")
-    document = await export_session(api, session_id, request.args.user_id)
     backup = request.backup_path(session_id)
+    check_destination(backup, "--backup-dir")
+    document = await export_session(api, session_id, request.args.user_id)
     write_document(document, backup)
     restore_hint = f"the backup is safe: re-create the session with --restore {backup}"
     try:
@@ -757,14 +800,23 @@ def read_backup(path_text: str) -> dict[str, Any]:
 
     path = Path(path_text)
     try:
-        document = json.loads(path.read_text())
+        document = json.loads(path.read_text(encoding="utf-8"))
     except OSError as error:
         usage_error(f"cannot read {path}: {error.strerror}", "give the path that --export or --clear printed")
-    except json.JSONDecodeError as error:
-        usage_error(f"{path} is not JSON ({error.msg})", "give a file written by --export or --clear")
-    if not isinstance(document, dict) or document.get("format") != EXPORT_FORMAT:
+    except (ValueError, RecursionError):
+        usage_error(f"{path} is not JSON text", "give a file written by --export or --clear")
+    session = document.get("session") if isinstance(document, dict) else None
+    if (
+        not isinstance(document, dict)
+        or document.get("format") != EXPORT_FORMAT
+        or not isinstance(session, dict)
+        or not isinstance(document.get("runs"), list)
+    ):
         usage_error(f"{path} is not a session export", "give a file written by --export or --clear")
-    checked_id(document["session"].get("session_id", ""), "the backup's session_id")
+    if session.get("session_type") not in SESSION_TYPES:
+        usage_error(f"{path} names no session type", f"session_type must be one of {', '.join(SESSION_TYPES)}")
+    session_id = session.get("session_id")
+    checked_id(session_id if isinstance(session_id, str) else "", "the backup's session_id")
     return document
 
 
@@ -1068,6 +1120,11 @@ class Parser(argparse.ArgumentParser):
     """argparse that reports usage errors as a CliError, in one line."""
 
     def error(self, message: str) -> NoReturn:
+        prefix = "unrecognized arguments: "
+        if message.startswith(prefix):
+            # Values are not echoed: a mistyped flag may be followed by a secret.
+            flags = [token for token in message.removeprefix(prefix).split() if token.startswith("-")]
+            message = f"{prefix}{' '.join(flags) or '(values not shown)'}"
         usage_error(message, "see --help")
 
 
@@ -1113,7 +1170,10 @@ def sort_field(text: str) -> str:
 def point_in_time(text: str) -> int:
     """An argparse type: ISO 8601 date-time (UTC unless it says) or Unix seconds."""
     if re.fullmatch(r"\d+(\.\d+)?", text.strip()):
-        return int(float(text))
+        seconds = float(text)
+        if seconds > MAX_UNIX_SECONDS:
+            raise argparse.ArgumentTypeError(f"{text[:20]!r}... is too far in the future to be a date")
+        return int(seconds)
     try:
         moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
     except ValueError:
@@ -1123,14 +1183,29 @@ def point_in_time(text: str) -> int:
     return int((moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp())
 
 
+def refuse_constant(name: str) -> float:
+    """json.loads hook: NaN and Infinity are not JSON and AgentOS cannot store them."""
+    raise argparse.ArgumentTypeError(f"invalid JSON ({name} is not a JSON number)")
+
+
+def finite_float(text: str) -> float:
+    """json.loads hook: a number too large for a float is refused, not turned into infinity."""
+    value = float(text)
+    if value in (float("inf"), float("-inf")):
+        raise argparse.ArgumentTypeError(f"invalid JSON (number {text[:20]} is too large)")
+    return value
+
+
 def json_object(text: str) -> dict[str, Any]:
     """An argparse type: a JSON object of bounded size."""
     if len(text) > MAX_JSON_ARGUMENT:
         raise argparse.ArgumentTypeError(f"JSON argument is larger than {MAX_JSON_ARGUMENT} characters")
     try:
-        value = json.loads(text)
+        value = json.loads(text, parse_constant=refuse_constant, parse_float=finite_float)
     except json.JSONDecodeError as error:
         raise argparse.ArgumentTypeError(f"invalid JSON ({error.msg} at position {error.pos})") from None
+    except RecursionError:
+        raise argparse.ArgumentTypeError("invalid JSON (nested too deeply)") from None
     if not isinstance(value, dict):
         raise argparse.ArgumentTypeError(f'expected a JSON object like \'{{"key": "value"}}\', got {text[:40]!r}')
     return value
@@ -1351,18 +1426,24 @@ def choose_action(args: argparse.Namespace) -> str:
     chosen = next((name for name, on in flagged.items() if on), None)
     if args.run_id is not None and chosen not in (None, "runs"):
         usage_error("--run-id only goes with --session-id (and optionally --show-runs)")
+    if args.run_id is not None and chosen in (None, "runs"):
+        return "run"
     if chosen:
         return chosen
-    if args.run_id is not None:
-        return "run"
     return "inspect" if args.session_id else "list"
 
 
 def resolve_settings(args: argparse.Namespace) -> Settings:
     """Connection settings from flags and environment, checked before anything is sent."""
-    base_url = (args.base_url or os.environ.get("AGENTOS_URL") or DEFAULT_BASE_URL).rstrip("/")
+    given_url = args.base_url if args.base_url is not None else os.environ.get("AGENTOS_URL") or DEFAULT_BASE_URL
+    base_url = given_url.rstrip("/")
     key = args.security_key or os.environ.get("AGENTOS_SECURITY_KEY") or os.environ.get("OS_SECURITY_KEY") or None
     check_base_url(base_url)
+    if key is not None and not re.fullmatch(r"[\x21-\x7e](?:[\x20-\x7e]*[\x21-\x7e])?", key):
+        usage_error(
+            "the security key has non-ASCII, control or surrounding space characters and cannot be sent",
+            "check --security-key / $AGENTOS_SECURITY_KEY / $OS_SECURITY_KEY for a pasted newline or quote",
+        )
     if key and urlsplit(base_url).scheme == "http" and not is_loopback(base_url) and not args.allow_insecure:
         usage_error(
             f"refusing to send the security key over plain http to {base_url}",
@@ -1375,11 +1456,11 @@ def resolve_settings(args: argparse.Namespace) -> Settings:
 
 def check_base_url(base_url: str) -> None:
     """Accept only http(s)://host[:port][/path] without spaces, credentials, query or fragment."""
-    parts = urlsplit(base_url)
     try:
+        parts = urlsplit(base_url)
         port_ok = parts.port is None or 0 < parts.port < 65536
     except ValueError:
-        port_ok = False
+        parts, port_ok = urlsplit(""), False
     if (
         parts.scheme not in ("http", "https")
         or not parts.hostname
