@@ -379,3 +379,24 @@ def test_clear_keeps_team_and_workflow_owners(cli: Cli, tmp_path: Path, flag: st
     after = cli.json("--session-id", session_id)
     assert cleared[field] == after[field] == owner
     assert after["session_type"] == field.removesuffix("_id") and after["session_state"] == {"k": 1}
+
+
+def test_all_shows_a_progress_bar_when_stderr_is_a_terminal(agentos: AgentOSServer) -> None:
+    main_fd, child_fd = pty.openpty()
+    command = [sys.executable, str(SCRIPT), "--base-url", agentos.url, "--all", "--limit", "2", "--json"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=child_fd)
+    os.close(child_fd)
+    out, _ = process.communicate(timeout=120)
+    seen = b""
+    while select.select([main_fd], [], [], 0.5)[0]:
+        try:
+            chunk = os.read(main_fd, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        seen += chunk
+    os.close(main_fd)
+    assert process.returncode == 0
+    assert re.search(rb"fetching sessions \[#+\] (\d+)/\1 pages", seen)
+    assert json.loads(out)["meta"]["total_count"] >= 12
