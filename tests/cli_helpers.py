@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import select
 import sys
 import uuid
 from dataclasses import dataclass
@@ -59,6 +61,29 @@ class Cli:
         return session_id
 
 
+def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    """Call main() in-process; return its exit code, stdout and stderr."""
+    capsys.readouterr()
+    code = manage_sessions.main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
 def unique(prefix: str) -> str:
     """A unique name, so tests never collide on the shared server."""
     return f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+
+def drain_terminal(main_fd: int, wait: float = 10.0) -> bytes:
+    """Everything written to a pseudo-terminal until it closes (or stays quiet for `wait` seconds)."""
+    output = b""
+    while select.select([main_fd], [], [], wait)[0]:
+        try:
+            chunk = os.read(main_fd, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        output += chunk
+    os.close(main_fd)
+    return output

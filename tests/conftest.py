@@ -80,6 +80,14 @@ def stop_server(server: AgentOSServer) -> None:
             server.process.wait()
 
 
+@pytest.fixture
+def isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No URL or key from the caller's shell; files the CLI writes land in the test's directory."""
+    for name in ("AGENTOS_URL", "AGENTOS_SECURITY_KEY", "OS_SECURITY_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)
+
+
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
     """A throwaway PostgreSQL; skipped locally without binaries, required when CI=true."""

@@ -12,7 +12,7 @@ import sys
 
 import httpx
 import pytest
-from cli_helpers import Cli, unique
+from cli_helpers import Cli, drain_terminal, unique
 from conftest import ROOT, SECURITY_KEY, AgentOSServer
 
 SCRIPT = ROOT / "scripts" / "manage_sessions.py"
@@ -382,17 +382,8 @@ def test_no_color_at_a_terminal_prints_no_colour_codes(agentos: AgentOSServer) -
         env=env,
     )
     os.close(child_fd)
-    output = b""
-    while True:
-        try:
-            chunk = os.read(main_fd, 65536)
-        except OSError:
-            break
-        if not chunk:
-            break
-        output += chunk
+    output = drain_terminal(main_fd)
     process.wait(timeout=60)
-    os.close(main_fd)
     text = output.decode()
     assert "seed-00005" in text
     assert not re.search(r"\x1b\[(3\d|9\d|38;)", text)

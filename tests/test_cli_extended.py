@@ -14,7 +14,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from cli_helpers import Cli, unique
+from cli_helpers import Cli, drain_terminal, unique
 from conftest import ROOT, AgentOSServer
 
 SCRIPT = ROOT / "scripts" / "manage_sessions.py"
@@ -387,16 +387,7 @@ def test_all_shows_a_progress_bar_when_stderr_is_a_terminal(agentos: AgentOSServ
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=child_fd)
     os.close(child_fd)
     out, _ = process.communicate(timeout=120)
-    seen = b""
-    while select.select([main_fd], [], [], 0.5)[0]:
-        try:
-            chunk = os.read(main_fd, 65536)
-        except OSError:
-            break
-        if not chunk:
-            break
-        seen += chunk
-    os.close(main_fd)
+    seen = drain_terminal(main_fd)
     assert process.returncode == 0
     assert re.search(rb"fetching sessions \[#+\] (\d+)/\1 pages", seen)
     assert json.loads(out)["meta"]["total_count"] >= 12

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import importlib
 import json
-import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -18,13 +17,9 @@ from typing import Any
 
 import httpx
 import pytest
+from cli_helpers import manage_sessions, run_cli
 from conftest import AgentOSServer
 from faultproxy import FaultProxy
-
-SCRIPTS = Path(__file__).resolve().parent.parent / "scripts"
-if str(SCRIPTS) not in sys.path:
-    sys.path.insert(0, str(SCRIPTS))
-manage_sessions = importlib.import_module("manage_sessions")
 
 # The faults live in the proxy, not in the database: one backend is enough.
 pytestmark = pytest.mark.parametrize("agentos", ["sqlite"], indirect=True)
@@ -67,14 +62,6 @@ def remove_sessions(server: AgentOSServer, users: list[str], session_ids: list[s
 def proxy(agentos: AgentOSServer) -> Iterator[FaultProxy]:
     with FaultProxy(agentos.url) as running:
         yield running
-
-
-def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    """Call main() in-process; return its exit code, stdout and stderr."""
-    capsys.readouterr()
-    code = manage_sessions.main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def single_line(err: str) -> str:
@@ -377,10 +364,14 @@ def assert_report_splits(message: str, gone: list[str], kept_ids: list[str]) -> 
         assert message.find(session_id) > boundary, (session_id, message)
 
 
-def test_bulk_delete_cut_half_way_names_the_deleted_and_the_not_deleted_ids(
-    agentos, proxy, capsys, monkeypatch
+@pytest.mark.parametrize(
+    ("answer_lost_after_delete", "deleted_count"),
+    [pytest.param(False, 2, id="cut-before-server"), pytest.param(True, 4, id="answer-lost-after-server")],
+)
+def test_bulk_delete_cut_half_way_names_exactly_the_deleted_and_the_not_deleted_ids(
+    agentos, proxy, capsys, monkeypatch, answer_lost_after_delete, deleted_count
 ) -> None:
-    user, session_ids = start_cut_bulk_delete(agentos, proxy, monkeypatch, forward=False)
+    user, session_ids = start_cut_bulk_delete(agentos, proxy, monkeypatch, forward=answer_lost_after_delete)
 
     code, _out, err = run_cli(
         capsys, "--base-url", proxy.url, "--delete", "--user-id", user, "--yes", "--json", "--retries", "1"
@@ -389,7 +380,7 @@ def test_bulk_delete_cut_half_way_names_the_deleted_and_the_not_deleted_ids(
     assert code == 5
     gone = [sid for sid in session_ids if fetch_session(agentos, sid) is None]
     survivors = [sid for sid in session_ids if sid not in gone]
-    assert len(gone) == 2
+    assert len(gone) == deleted_count
     assert_report_splits(error_message(err), gone, survivors)
 
 
@@ -431,22 +422,6 @@ def test_bulk_delete_run_again_after_a_cut_completes_without_deleting_anything_t
     assert all(fetch_session(agentos, sid) is None for sid in session_ids)
     assert fetch_session(agentos, bystander) is not None
     assert total_sessions(agentos) == others_before
-
-
-def test_bulk_delete_whose_answer_is_lost_does_not_report_deleted_sessions_as_not_deleted(
-    agentos, proxy, capsys, monkeypatch
-) -> None:
-    user, session_ids = start_cut_bulk_delete(agentos, proxy, monkeypatch, forward=True)
-
-    code, _out, err = run_cli(
-        capsys, "--base-url", proxy.url, "--delete", "--user-id", user, "--yes", "--json", "--retries", "1"
-    )
-
-    assert code == 5
-    gone = [sid for sid in session_ids if fetch_session(agentos, sid) is None]
-    survivors = [sid for sid in session_ids if sid not in gone]
-    assert len(gone) == 4
-    assert_report_splits(error_message(err), gone, survivors)
 
 
 CLEAR_STEP_FAULTS = {

@@ -8,25 +8,19 @@ test throws random argument lists at main() with the server out of reach.
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import socket
-import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+from cli_helpers import manage_sessions, run_cli
 from conftest import AgentOSServer
 from faultproxy import FaultProxy
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-SCRIPTS = Path(__file__).resolve().parent.parent / "scripts"
-if str(SCRIPTS) not in sys.path:
-    sys.path.insert(0, str(SCRIPTS))
-manage_sessions = importlib.import_module("manage_sessions")
 
 DOCUMENTED_EXIT_CODES = {0, 1, 2, 3, 4, 5, 6, 130}
 MISSING_ID = "hostile-input-no-such-session"
@@ -49,14 +43,6 @@ def quiet_proxy(agentos: AgentOSServer) -> Iterator[FaultProxy]:
     """A recording proxy in front of the real AgentOS; it must see no request."""
     with FaultProxy(agentos.url) as running:
         yield running
-
-
-def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    """Call main() in-process; return its exit code, stdout and stderr."""
-    capsys.readouterr()
-    code = manage_sessions.main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def assert_refused_before_sending(code: int, out: str, err: str, proxy: FaultProxy | None = None) -> None:

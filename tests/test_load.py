@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import json
 import os
 import subprocess
@@ -14,27 +13,21 @@ from pathlib import Path
 
 import httpx
 import pytest
+from cli_helpers import manage_sessions
 from conftest import ROOT, AgentOSServer
 from faultproxy import FaultProxy
 
 SCRIPTS = ROOT / "scripts"
-if str(SCRIPTS) not in sys.path:
-    sys.path.insert(0, str(SCRIPTS))
-manage_sessions = importlib.import_module("manage_sessions")
 
 # SQLite is the backend where concurrent writers are the real risk; one backend keeps this quick.
-pytestmark = pytest.mark.parametrize("agentos", ["sqlite"], indirect=True)
+pytestmark = [
+    pytest.mark.parametrize("agentos", ["sqlite"], indirect=True),
+    pytest.mark.usefixtures("isolated_environment"),
+]
 
 WORKERS = 20
 # Each proxied request is held this long, so that concurrent requests overlap and can be counted.
 HOLD_SECONDS = 0.1
-
-
-@pytest.fixture(autouse=True)
-def isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    for name in ("AGENTOS_URL", "AGENTOS_SECURITY_KEY", "OS_SECURITY_KEY"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.chdir(tmp_path)
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ command's stdout, stderr and the files it writes are searched for it.
 
 from __future__ import annotations
 
-import importlib
 import json
 import os
 import subprocess
@@ -18,25 +17,17 @@ from typing import Any
 
 import httpx
 import pytest
+from cli_helpers import manage_sessions
 from conftest import ROOT, SECURITY_KEY, AgentOSServer
 from faultproxy import FaultProxy
 
+pytestmark = pytest.mark.usefixtures("isolated_environment")
+
 SCRIPTS = ROOT / "scripts"
-if str(SCRIPTS) not in sys.path:
-    sys.path.insert(0, str(SCRIPTS))
-manage_sessions = importlib.import_module("manage_sessions")
 
 KEY_SOURCES = ["flag", "AGENTOS_SECURITY_KEY", "OS_SECURITY_KEY"]
 WRONG_KEY = "wrong-key-7d41c0e9b3a2"
 REMOTE_HTTP = "http://10.255.255.1:7777"
-
-
-@pytest.fixture(autouse=True)
-def isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """No URL or key from the caller's shell; files land in the test's directory."""
-    for name in ("AGENTOS_URL", "AGENTOS_SECURITY_KEY", "OS_SECURITY_KEY"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.chdir(tmp_path)
 
 
 @pytest.fixture
