@@ -244,11 +244,23 @@ def seed_rows(db: Any, plan: list[tuple[str, str, str, str]]) -> None:
     db.upsert_sessions(sessions, preserve_updated_at=True)
 
 
+def session_type_of(component_id: str) -> Any:
+    """agno's SessionType for a component id of this server."""
+    from agno.db.base import SessionType
+
+    if component_id == TEAM_ID:
+        return SessionType.TEAM
+    return SessionType.WORKFLOW if component_id == WORKFLOW_ID else SessionType.AGENT
+
+
 async def seed_runs(components: dict[str, Any], plan: list[tuple[str, str, str, str]]) -> None:
     """Give two of every three seeded sessions two real runs through agno's run path."""
     with_runs = [entry for index, entry in enumerate(plan, start=1) if index % 3][:MAX_SEEDED_RUN_SESSIONS]
     for session_id, component_id, user_id, _name in with_runs:
         component = components[component_id]
+        stored = component.db.get_session(session_id=session_id, session_type=session_type_of(component_id))
+        if stored is not None and stored.runs:
+            continue  # seeded by an earlier start on the same --db: seeding again adds nothing
         for message in ("My name is Alice.", "What's my name?"):
             if component_id == WORKFLOW_ID:
                 await component.arun(input=message, session_id=session_id, user_id=user_id)

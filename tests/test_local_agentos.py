@@ -94,3 +94,16 @@ def test_key_in_the_callers_environment_does_not_leak_into_a_plain_server(tmp_pa
 def test_server_logs_go_to_stderr_and_stdout_carries_only_ready(agentos: AgentOSServer) -> None:
     assert agentos.url.startswith("http://127.0.0.1:")
     assert "READY" not in agentos.stderr()
+
+
+@pytest.mark.slow
+def test_seeding_the_same_db_twice_adds_no_sessions_and_no_runs(tmp_path) -> None:
+    for _ in range(2):
+        server = start_server(tmp_path, "--seed", "3")
+        try:
+            total = httpx.get(f"{server.url}/sessions").json()["meta"]["total_count"]
+            runs = httpx.get(f"{server.url}/sessions/seed-00001/runs").json()
+        finally:
+            stop_server(server)
+        assert total == 3
+        assert [run["run_input"] for run in runs] == ["My name is Alice.", "What's my name?"]
