@@ -861,28 +861,49 @@ async def chat_target(api: SessionsApi, request: Request) -> ChatTarget:
     return ChatTarget(kind, given, session_id or str(uuid.uuid4()), args.user_id, True)
 
 
-async def chat(api: SessionsApi, request: Request) -> Result:
-    """Send one message in a session and collect (and optionally stream) the reply."""
-    target = await chat_target(api, request)
+def open_run_stream(api: SessionsApi, target: ChatTarget, message: str) -> Any:
+    """Start a streamed agent or team run through AgentOSClient."""
     team = target.kind == "team"
-    reply = ChatReply(target.session_id)
-    stream = getattr(api.client, "run_team_stream" if team else "run_agent_stream")(
+    return getattr(api.client, "run_team_stream" if team else "run_agent_stream")(
         **{"team_id" if team else "agent_id": target.component_id},
-        message=request.args.chat,
+        message=message,
         session_id=target.session_id,
         user_id=target.user_id,
         headers=api.settings.auth_headers(),
     )
-    prefix = "TeamRun" if team else "Run"
-    try:
-        async for event in stream:
-            reply.take(event, prefix, request.on_chunk)
-    except Exception as error:
-        failure = translate_error(error, api.settings.base_url)
-        received = f"; received so far: {reply.content!r}" if reply.content else ""
-        raise CliError(
-            f"the reply stream broke: {failure.message}{received}", failure.exit_code, failure.hint
-        ) from error
+
+
+def broken_stream(error: Exception, reply: ChatReply, base_url: str) -> CliError:
+    """The error for a run whose stream failed, with what had arrived."""
+    failure = translate_error(error, base_url)
+    if not reply.content:
+        return failure
+    message = f"the reply stream broke: {failure.message}; received so far: {reply.content!r}"
+    return CliError(message, failure.exit_code, "check --show-runs before sending the message again")
+
+
+async def stream_reply(api: SessionsApi, target: ChatTarget, request: Request) -> ChatReply:
+    """Run the message once; retry only when it never reached the server."""
+    import asyncio
+
+    prefix = "TeamRun" if target.kind == "team" else "Run"
+    for attempt in range(api.settings.retries + 1):
+        reply = ChatReply(target.session_id)
+        try:
+            async for event in open_run_stream(api, target, request.args.chat):
+                reply.take(event, prefix, request.on_chunk)
+            return reply
+        except Exception as error:
+            if reply.chunks or attempt == api.settings.retries or not is_connection_error(error):
+                raise broken_stream(error, reply, api.settings.base_url) from error
+            await asyncio.sleep(min(RETRY_BASE_DELAY * 2**attempt, RETRY_MAX_DELAY))
+    raise AssertionError("unreachable")
+
+
+async def chat(api: SessionsApi, request: Request) -> Result:
+    """Send one message in a session and collect (and optionally stream) the reply."""
+    target = await chat_target(api, request)
+    reply = await stream_reply(api, target, request)
     if reply.error:
         raise CliError(f"the run failed on the server: {reply.error}", ExitCode.ERROR, "see the server's log")
     if not reply.completed:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -487,3 +488,30 @@ def test_restore_brings_a_team_session_back_as_a_team_session(agentos, capsys, t
     restored = fetch_session(agentos, session_id)
     assert restored.get("team_id") == "research-team"
     assert manage_sessions.detect_session_type(restored) == "team"
+
+
+def test_chat_refused_at_first_is_retried_once_the_server_listens_again(agentos, proxy, capsys) -> None:
+    proxy.stop_listening()
+    threading.Timer(0.3, proxy.start_listening).start()
+
+    code, out, err = run_cli(
+        capsys, "--base-url", proxy.url, "--agent-id", "assistant", "--user-id", new_user(),
+        "--chat", "My name is Rita.", "--retries", "4", "--json",
+    )  # fmt: skip
+
+    assert code == 0, err
+    assert json.loads(out)["content"] == "Nice to meet you, Rita."
+    assert len(proxy.seen("POST", "/agents/assistant/runs")) == 1
+
+
+def test_chat_cut_before_any_reply_is_not_sent_again(agentos, proxy, capsys) -> None:
+    proxy.drop(forward=True, method="POST", path="/agents/assistant/runs")
+
+    code, _out, err = run_cli(
+        capsys, "--base-url", proxy.url, "--agent-id", "assistant", "--user-id", new_user(),
+        "--chat", "hello", "--retries", "3",
+    )  # fmt: skip
+
+    assert code == 5
+    single_line(err)
+    assert len(proxy.seen("POST", "/agents/assistant/runs")) == 1
