@@ -6,9 +6,11 @@ import json
 import os
 import pty
 import re
+import signal
 import socket
 import subprocess
 import sys
+import time
 
 import httpx
 import pytest
@@ -387,3 +389,21 @@ def test_no_color_at_a_terminal_prints_no_colour_codes(agentos: AgentOSServer) -
     text = output.decode()
     assert "seed-00005" in text
     assert not re.search(r"\x1b\[(3\d|9\d|38;)", text)
+
+
+def test_ctrl_c_while_waiting_exits_130_without_a_traceback() -> None:
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)  # accepts connections in the kernel, never answers
+        url = f"http://127.0.0.1:{silent.getsockname()[1]}"
+        process = subprocess.Popen(
+            [sys.executable, str(SCRIPT), "--base-url", url, "--timeout", "60"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        time.sleep(1.5)
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=30)
+    assert process.returncode == 130
+    assert err.strip() == "interrupted" and out == ""
