@@ -451,11 +451,15 @@ def whole_document(sessions: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 async def find_sessions(
-    api: SessionsApi, filters: Filters, order: dict[str, str], progress: Callable[[int, int], None] | None = None
+    api: SessionsApi,
+    filters: Filters,
+    order: dict[str, str],
+    progress: Callable[[int, int], None] | None = None,
+    page_size: int = ALL_PAGE_SIZE,
 ) -> list[dict[str, Any]]:
     """Every session matching the filters, in the requested order."""
     params = {**filters.server_params(), **order}
-    sessions = await fetch_all_pages(api, params, ALL_PAGE_SIZE, progress)
+    sessions = await fetch_all_pages(api, params, page_size, progress)
     return [session for session in sessions if filters.matches(session)]
 
 
@@ -464,8 +468,7 @@ async def list_sessions(api: SessionsApi, request: Request) -> Result:
     filters, order = request.filters, request.order()
     if request.args.all:
         page_size = request.args.limit or ALL_PAGE_SIZE
-        sessions = await fetch_all_pages(api, {**filters.server_params(), **order}, page_size, request.progress)
-        return Result("sessions", whole_document([s for s in sessions if filters.matches(s)]))
+        return Result("sessions", whole_document(await find_sessions(api, filters, order, request.progress, page_size)))
     limit = request.args.limit or 20
     if filters.needs_local_pass():
         matching = await find_sessions(api, filters, order)
@@ -574,12 +577,8 @@ async def update_session(api: SessionsApi, request: Request) -> Result:
         db_id=api.settings.db_id,
         table=api.settings.table,
     )
-    return Result("session", {**updated.model_dump(mode="json", exclude_none=True), **kind_of(current)})
-
-
-def kind_of(session: dict[str, Any]) -> dict[str, str]:
-    """The session_type entry of a session, for documents that lack it."""
-    return {"session_type": session["session_type"]}
+    session_type = current["session_type"]
+    return Result("session", {**updated.model_dump(mode="json", exclude_none=True), "session_type": session_type})
 
 
 def now_iso() -> str:
