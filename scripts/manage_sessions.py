@@ -1106,10 +1106,12 @@ def stdout_console() -> Console:
     """Rich tables on a terminal; in a pipe, never cut or wrap a row."""
     from rich.console import Console
 
+    # Names, inputs and outputs come from the API: never read them as markup or emoji codes.
+    plain_text = {"markup": False, "emoji": False, "highlight": False}
     if sys.stdout.isatty():
-        return Console(highlight=False)
+        return Console(**plain_text)
     width = int(os.environ["COLUMNS"]) if os.environ.get("COLUMNS", "").isdigit() else 100_000
-    return Console(width=width, no_color=True, highlight=False, soft_wrap=False)
+    return Console(width=width, no_color=True, soft_wrap=False, **plain_text)
 
 
 def emit(result: Result, as_json: bool) -> None:

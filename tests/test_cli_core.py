@@ -407,3 +407,12 @@ def test_ctrl_c_while_waiting_exits_130_without_a_traceback() -> None:
         out, err = process.communicate(timeout=30)
     assert process.returncode == 130
     assert err.strip() == "interrupted" and out == ""
+
+
+def test_names_with_rich_markup_and_emoji_codes_print_verbatim(cli: Cli) -> None:
+    name = "[/oops] [bold]x[/bold] :smile:"
+    session_id = cli.new_session(name=name)
+    detail = cli("--session-id", session_id)
+    listing = cli("--limit", "100")
+    assert detail.code == 0 and listing.code == 0
+    assert name in detail.out and name in listing.out
