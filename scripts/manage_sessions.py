@@ -192,6 +192,22 @@ def is_connection_error(error: BaseException) -> bool:
     return isinstance(cause, httpx.ConnectError | httpx.ConnectTimeout)
 
 
+def not_agentos(base_url: str, path: str) -> CliError:
+    """The error for an answer that is not what AgentOS sends."""
+    return CliError(
+        f"{base_url} answered GET {path} with something AgentOS does not send",
+        ExitCode.ERROR,
+        "check that --base-url points at an AgentOS 3.1 server",
+    )
+
+
+def has_shape(document: Any, shape: type) -> bool:
+    """True for a JSON object, or a list of JSON objects, as asked."""
+    if shape is list:
+        return isinstance(document, list) and all(isinstance(item, dict) for item in document)
+    return isinstance(document, dict)
+
+
 def unsent_or_unknown(failure: CliError, error: BaseException, idempotent: bool) -> CliError:
     """A write that reached the server may have taken effect: say so instead of 'just retry'."""
     if idempotent or failure.exit_code != ExitCode.UNREACHABLE or is_connection_error(error):
@@ -293,15 +309,21 @@ class SessionsApi:
                 await asyncio.sleep(min(RETRY_BASE_DELAY * 2**attempt, RETRY_MAX_DELAY))
         raise AssertionError("unreachable")
 
-    async def read(self, path: str, params: dict[str, Any] | None = None) -> Any:
-        """GET a JSON document."""
+    async def read(self, path: str, params: dict[str, Any] | None = None, shape: type = dict) -> Any:
+        """GET a JSON document of the given shape (an object, or a list of objects)."""
 
         async def call() -> Any:
             response = await self.http.get(path, params={**self.settings.scope(), **(params or {})})
             response.raise_for_status()
             return response.json()
 
-        return await self.attempt(call, idempotent=True)
+        try:
+            document = await self.attempt(call, idempotent=True)
+        except ValueError as error:
+            raise not_agentos(self.settings.base_url, path) from error
+        if not has_shape(document, shape):
+            raise not_agentos(self.settings.base_url, path)
+        return document
 
     async def write(
         self, method: str, path: str, body: dict[str, Any], idempotent: bool, params: dict[str, str] | None = None
@@ -392,7 +414,10 @@ def component_of(session: dict[str, Any]) -> str:
 
 async def fetch_page(api: SessionsApi, params: dict[str, Any], page: int, limit: int) -> dict[str, Any]:
     """One page of GET /sessions."""
-    return await api.read("/sessions", {**params, "page": page, "limit": limit})
+    document = await api.read("/sessions", {**params, "page": page, "limit": limit})
+    if not (isinstance(document.get("data"), list) and isinstance(document.get("meta"), dict)):
+        raise not_agentos(api.settings.base_url, "/sessions")
+    return document
 
 
 async def fetch_all_pages(
@@ -481,12 +506,14 @@ async def get_session(api: SessionsApi, session_id: str, user_id: str | None = N
     """GET /sessions/{id} with its detected type added as `session_type`."""
     params = {"user_id": user_id} if user_id else {}
     detail = await api.read(f"/sessions/{session_id}", params)
+    if "session_id" not in detail:
+        raise not_agentos(api.settings.base_url, f"/sessions/{session_id}")
     return {**detail, "session_type": detect_session_type(detail)}
 
 
 async def get_runs(api: SessionsApi, session_id: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
     """GET /sessions/{id}/runs, oldest first."""
-    return await api.read(f"/sessions/{session_id}/runs", params)
+    return await api.read(f"/sessions/{session_id}/runs", params, shape=list)
 
 
 async def inspect_session(api: SessionsApi, request: Request) -> Result:
@@ -496,7 +523,7 @@ async def inspect_session(api: SessionsApi, request: Request) -> Result:
     session_id = request.single_session_id()
     detail, previews = await asyncio.gather(
         get_session(api, session_id, request.args.user_id),
-        api.read(f"/sessions/{session_id}/run-previews", request.user_params()),
+        api.read(f"/sessions/{session_id}/run-previews", request.user_params(), shape=list),
     )
     return Result("session", {**detail, "run_count": len(previews)})
 
@@ -512,7 +539,10 @@ async def show_run(api: SessionsApi, request: Request) -> Result:
     """One run, whole."""
     session_id = request.single_session_id()
     run_id = checked_id(request.args.run_id, "--run-id")
-    return Result("run", await api.read(f"/sessions/{session_id}/runs/{run_id}", request.user_params()))
+    run = await api.read(f"/sessions/{session_id}/runs/{run_id}", request.user_params())
+    if "run_id" not in run:
+        raise not_agentos(api.settings.base_url, f"/sessions/{session_id}/runs/{run_id}")
+    return Result("run", run)
 
 
 async def create_session(api: SessionsApi, request: Request) -> Result:

@@ -59,6 +59,7 @@ class Fault:
     skip: int = 0
     status: int = 503
     detail: str = "injected by the fault proxy"
+    body: bytes | None = None
     seconds: float = 0.0
     after_bytes: int | None = None
     after_marker: bytes | None = None
@@ -127,10 +128,15 @@ class FaultProxy:
         self._loop.close()
 
     def fail(
-        self, status: int = 503, times: int = 1, detail: str = "injected by the fault proxy", **match: object
+        self,
+        status: int = 503,
+        times: int = 1,
+        detail: str = "injected by the fault proxy",
+        body: bytes | None = None,
+        **match: object,
     ) -> Fault:
-        """Answer `status` with {"detail": ...} instead of forwarding the next `times` matching requests."""
-        return self._add(Fault("status", status=status, times=times, detail=detail, **match))
+        """Answer `status` with {"detail": ...} (or `body`) instead of forwarding the next `times` matching requests."""
+        return self._add(Fault("status", status=status, times=times, detail=detail, body=body, **match))
 
     def drop(self, times: int = 1_000_000, forward: bool = False, **match: object) -> Fault:
         """Close the connection of the next matching requests without answering.
@@ -272,7 +278,7 @@ class FaultProxy:
     ) -> None:
         if fault is not None and fault.kind == "status":
             self._answered(seen)
-            writer.write(status_response(fault.status, fault.detail))
+            writer.write(status_response(fault.status, fault.detail, fault.body))
             await writer.drain()
             return
         if fault is not None and fault.kind == "drop":
@@ -333,10 +339,10 @@ def with_connection_close(head: bytes) -> bytes:
     return b"\r\n".join([*kept, b"Connection: close"]) + b"\r\n\r\n"
 
 
-def status_response(status: int, detail: str) -> bytes:
+def status_response(status: int, detail: str, body: bytes | None = None) -> bytes:
     import json
 
-    body = json.dumps({"detail": detail}).encode()
+    body = json.dumps({"detail": detail}).encode() if body is None else body
     head = (
         f"HTTP/1.1 {status} Injected\r\nContent-Type: application/json\r\n"
         f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"

@@ -515,3 +515,22 @@ def test_chat_cut_before_any_reply_is_not_sent_again(agentos, proxy, capsys) -> 
     assert code == 5
     single_line(err)
     assert len(proxy.seen("POST", "/agents/assistant/runs")) == 1
+
+
+@pytest.mark.parametrize("body", [b"<html>not an AgentOS</html>", b'{"unexpected": true}', b"[1, 2]"])
+@pytest.mark.parametrize(
+    "args",
+    [
+        [],
+        ["--session-id", "seed-00002"],
+        ["--session-id", "seed-00002", "--show-runs"],
+        ["--session-id", "s", "--run-id", "r"],
+    ],
+)
+def test_an_answer_that_is_not_agentos_is_one_clear_error(proxy, capsys, body, args) -> None:
+    proxy.fail(200, times=100, body=body, method="GET")
+
+    code, out, err = run_cli(capsys, "--base-url", proxy.url, *args)
+
+    assert code == 1 and out == ""
+    assert "does not send" in single_line(err) and "--base-url" in err
