@@ -192,10 +192,10 @@ def is_connection_error(error: BaseException) -> bool:
     return isinstance(cause, httpx.ConnectError | httpx.ConnectTimeout)
 
 
-def not_agentos(base_url: str, path: str) -> CliError:
+def not_agentos(base_url: str, what: str) -> CliError:
     """The error for an answer that is not what AgentOS sends."""
     return CliError(
-        f"{base_url} answered GET {path} with something AgentOS does not send",
+        f"{base_url} answered {what} with something AgentOS does not send",
         ExitCode.ERROR,
         "check that --base-url points at an AgentOS 3.1 server",
     )
@@ -294,13 +294,15 @@ class SessionsApi:
             self._client = AgentOSClient(base_url=self.settings.base_url, timeout=self.settings.timeout)
         return self._client
 
-    async def attempt(self, call: Callable[[], Awaitable[Any]], idempotent: bool) -> Any:
+    async def attempt(self, call: Callable[[], Awaitable[Any]], idempotent: bool, what: str) -> Any:
         """Run a call, retrying transient failures with bounded exponential backoff."""
         import asyncio
 
         for attempt in range(self.settings.retries + 1):
             try:
                 return await call()
+            except ValueError as error:  # JSON that does not parse, or not in AgentOS's schema
+                raise not_agentos(self.settings.base_url, what) from error
             except Exception as error:
                 if attempt == self.settings.retries or not is_transient(error, idempotent):
                     raise unsent_or_unknown(
@@ -317,12 +319,9 @@ class SessionsApi:
             response.raise_for_status()
             return response.json()
 
-        try:
-            document = await self.attempt(call, idempotent=True)
-        except ValueError as error:
-            raise not_agentos(self.settings.base_url, path) from error
+        document = await self.attempt(call, idempotent=True, what=f"GET {path}")
         if not has_shape(document, shape):
-            raise not_agentos(self.settings.base_url, path)
+            raise not_agentos(self.settings.base_url, f"GET {path}")
         return document
 
     async def write(
@@ -336,13 +335,16 @@ class SessionsApi:
             response.raise_for_status()
             return response.json() if response.content else None
 
-        return await self.attempt(call, idempotent=idempotent)
+        document = await self.attempt(call, idempotent=idempotent, what=f"{method} {path}")
+        if document is not None and not isinstance(document, dict):
+            raise not_agentos(self.settings.base_url, f"{method} {path}")
+        return document
 
     async def call_client(self, method: str, idempotent: bool, **kwargs: Any) -> Any:
         """Call an AgentOSClient method with the auth header, scope and retries."""
         bound = getattr(self.client, method)
         kwargs.setdefault("headers", self.settings.auth_headers())
-        return await self.attempt(lambda: bound(**kwargs), idempotent=idempotent)
+        return await self.attempt(lambda: bound(**kwargs), idempotent=idempotent, what=method.replace("_", " "))
 
 
 class Result(NamedTuple):
@@ -416,7 +418,7 @@ async def fetch_page(api: SessionsApi, params: dict[str, Any], page: int, limit:
     """One page of GET /sessions."""
     document = await api.read("/sessions", {**params, "page": page, "limit": limit})
     if not (isinstance(document.get("data"), list) and isinstance(document.get("meta"), dict)):
-        raise not_agentos(api.settings.base_url, "/sessions")
+        raise not_agentos(api.settings.base_url, "GET /sessions")
     return document
 
 
@@ -507,7 +509,7 @@ async def get_session(api: SessionsApi, session_id: str, user_id: str | None = N
     params = {"user_id": user_id} if user_id else {}
     detail = await api.read(f"/sessions/{session_id}", params)
     if "session_id" not in detail:
-        raise not_agentos(api.settings.base_url, f"/sessions/{session_id}")
+        raise not_agentos(api.settings.base_url, f"GET /sessions/{session_id}")
     return {**detail, "session_type": detect_session_type(detail)}
 
 
@@ -541,7 +543,7 @@ async def show_run(api: SessionsApi, request: Request) -> Result:
     run_id = checked_id(request.args.run_id, "--run-id")
     run = await api.read(f"/sessions/{session_id}/runs/{run_id}", request.user_params())
     if "run_id" not in run:
-        raise not_agentos(api.settings.base_url, f"/sessions/{session_id}/runs/{run_id}")
+        raise not_agentos(api.settings.base_url, f"GET /sessions/{session_id}/runs/{run_id}")
     return Result("run", run)
 
 

@@ -534,3 +534,20 @@ def test_an_answer_that_is_not_agentos_is_one_clear_error(proxy, capsys, body, a
 
     assert code == 1 and out == ""
     assert "does not send" in single_line(err) and "--base-url" in err
+
+
+@pytest.mark.parametrize("body", [b"<html>not an AgentOS</html>", b"[1, 2]"])
+@pytest.mark.parametrize(
+    ("method", "args"),
+    [
+        ("POST", ["--create", "--agent-id", "assistant"]),
+        ("PATCH", ["--session-id", "seed-00002", "--rename", "x"]),
+    ],
+)
+def test_a_write_answered_by_something_else_is_one_clear_error(proxy, capsys, body, method, args) -> None:
+    proxy.fail(200, times=10, body=body, method=method)
+
+    code, out, err = run_cli(capsys, "--base-url", proxy.url, *args)
+
+    assert code == 1 and out == ""
+    assert "does not send" in single_line(err)
