@@ -6,6 +6,10 @@
 #     "httpx>=0.27",
 #     "rich>=13",
 # ]
+#
+# [tool.uv]
+# # Byte-compile at install: imports stay fast where .pyc files cannot be written later.
+# compile-bytecode = true
 # ///
 """Manage conversation sessions on an agno AgentOS server.
 
