@@ -735,10 +735,13 @@ async def export_session(api: SessionsApi, session_id: str, user_id: str | None)
 
 def write_document(document: dict[str, Any], path: Path) -> None:
     """Write JSON to a file atomically: a crash leaves the old file or the new one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(f".{path.name}.partial")
-    partial.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
-    partial.replace(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
+        partial.replace(path)
+    except OSError as error:
+        usage_error(f"cannot write {path}: {error.strerror}", "choose a writable path; nothing was changed")
 
 
 def check_destination(path: Path, flag: str) -> None:

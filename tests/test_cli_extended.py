@@ -391,3 +391,12 @@ def test_all_shows_a_progress_bar_when_stderr_is_a_terminal(agentos: AgentOSServ
     assert process.returncode == 0
     assert re.search(rb"fetching sessions \[#+\] (\d+)/\1 pages", seen)
     assert json.loads(out)["meta"]["total_count"] >= 12
+
+
+@pytest.mark.parametrize("flag", ["--export", "--backup-dir"])
+def test_an_unwritable_destination_is_one_error_and_changes_nothing(cli: Cli, flag: str) -> None:
+    session_id = session_with_runs(cli, unique("unwritable"), "hello")
+    args = ["--export", "/proc/no-such-dir/out.json"] if flag == "--export" else ["--clear", "--yes", flag, "/proc/x"]
+    outcome = cli("--session-id", session_id, *args)
+    assert outcome.code == 2 and "cannot write" in outcome.err and outcome.err.count("\n") == 1
+    assert cli.json("--session-id", session_id)["run_count"] == 1
