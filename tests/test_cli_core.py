@@ -10,7 +10,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 
 import httpx
 import pytest
@@ -402,9 +401,11 @@ def test_ctrl_c_while_waiting_exits_130_without_a_traceback() -> None:
             stderr=subprocess.PIPE,
             text=True,
         )
-        time.sleep(1.5)
+        silent.settimeout(60)
+        connection, _ = silent.accept()  # the CLI is now waiting for an answer
         process.send_signal(signal.SIGINT)
         out, err = process.communicate(timeout=30)
+        connection.close()
     assert process.returncode == 130
     assert err.strip() == "interrupted" and out == ""
 
