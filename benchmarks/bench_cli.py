@@ -477,7 +477,7 @@ def figure_startup(bench: Bench) -> None:
         "on every run, because Python never caches bytecode for the `__main__` script."
     )
     bench.notes.append(
-        f"Slowest imports of `manage_sessions.py --help`: {import_profile(bench, uv_run(bench.cli, '--help'))}."
+        f"Slowest imports of `manage_sessions.py --help`: {import_profile(uv_run(bench.cli, '--help'))}."
     )
 
 
@@ -505,7 +505,7 @@ def top_imports(stderr: str, count: int) -> list[tuple[str, float]]:
     return sorted(imports, key=lambda item: item[1], reverse=True)[:count]
 
 
-def import_profile(bench: Bench, argv: list[str]) -> str:
+def import_profile(argv: list[str]) -> str:
     """The slowest imports of one run, as 'module N ms, ...'."""
     env = {**child_env(), "PYTHONPROFILEIMPORTTIME": "1"}
     completed = subprocess.run(argv, capture_output=True, text=True, env=env, cwd=ROOT, timeout=PROCESS_TIMEOUT)
@@ -532,8 +532,8 @@ def figure_list_one(bench: Bench) -> None:
     bench.rows.append(
         compare("2. list one page --json", samples["list_one_ours"], samples["list_one_baseline"], Target(1.15))
     )
-    bench.notes.append(f"Slowest imports of `manage_sessions.py --json` (list): {import_profile(bench, ours_argv)}.")
-    bench.notes.append(f"Slowest imports of the AgentOSClient baseline: {import_profile(bench, baseline_argv)}.")
+    bench.notes.append(f"Slowest imports of `manage_sessions.py --json` (list): {import_profile(ours_argv)}.")
+    bench.notes.append(f"Slowest imports of the AgentOSClient baseline: {import_profile(baseline_argv)}.")
 
 
 def session_ids_in(path: Path, document_key: str | None) -> list[str]:

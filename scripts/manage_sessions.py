@@ -286,7 +286,7 @@ class SessionsApi:
                 base_url=self.settings.base_url,
                 headers=self.settings.auth_headers(),
                 timeout=self.settings.timeout,
-                limits=httpx.Limits(max_connections=PAGE_CONCURRENCY * 2),
+                limits=httpx.Limits(max_connections=max(PAGE_CONCURRENCY, LOOKUP_CONCURRENCY)),
             )
         return self._http
 
@@ -1600,7 +1600,7 @@ def progress_printer() -> Callable[[int, int], None]:
     return show
 
 
-async def run(args: argparse.Namespace, action: str, settings: Settings, request: Request) -> Result:
+async def run(action: str, settings: Settings, request: Request) -> Result:
     """Open the API once and run the action."""
     async with SessionsApi(settings) as api:
         result = await ACTIONS[action](api, request)
@@ -1620,7 +1620,7 @@ def main(argv: list[str] | None = None) -> int:
         request = build_request(args, action, as_json)
         import asyncio
 
-        result = asyncio.run(run(args, action, settings, request))
+        result = asyncio.run(run(action, settings, request))
     except CliError as error:
         emit_error(error, as_json)
         return error.exit_code
