@@ -389,7 +389,8 @@ def test_all_shows_a_progress_bar_when_stderr_is_a_terminal(agentos: AgentOSServ
     out, _ = process.communicate(timeout=120)
     seen = drain_terminal(main_fd)
     assert process.returncode == 0
-    assert re.search(rb"fetching sessions \[#+\] (\d+)/\1 pages", seen)
+    text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", seen.decode())
+    assert re.search(r"fetching sessions ━+ +(\d+)/\1 pages", text)
     assert json.loads(out)["meta"]["total_count"] >= 12
 
 

@@ -8,7 +8,6 @@ example of the reference runs in a subprocess and prints exactly its documented 
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import os
 import re
@@ -22,12 +21,13 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import httpx
 import pytest
 import yaml
+from agentos_sessions import cli, model
+from agentos_sessions.errors import ExitCode
 from agno.skills import LocalSkills, Skills, validate_metadata, validate_skill_directory
 from agno.skills.validator import ALLOWED_FIELDS
 from conftest import ROOT, AgentOSServer
@@ -57,21 +57,6 @@ SEED_COMMANDS = [
 ]
 TRIGGER_PHRASES = ["find me all sessions from the researcher agent", "get the latest runs from session X"]
 FLAG = re.compile(r"(?<![\w-])--[a-z][a-z0-9-]*")
-
-
-def load_cli() -> ModuleType:
-    """Import scripts/manage_sessions.py as a module (once per process)."""
-    if "manage_sessions" in sys.modules:
-        return sys.modules["manage_sessions"]
-    spec = importlib.util.spec_from_file_location("manage_sessions", CLI_SCRIPT)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["manage_sessions"] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-cli = load_cli()
 
 
 # Documented commands
@@ -404,7 +389,7 @@ def check_export(run: Run) -> None:
         document = json.loads(run.outcome.stdout)
     else:
         document = json.loads((run.workdir / run.args.export).read_text())
-    assert document["format"] == cli.EXPORT_FORMAT and document["session"]["session_id"] == run.session_id()
+    assert document["format"] == model.EXPORT_FORMAT and document["session"]["session_id"] == run.session_id()
     assert len(document["runs"]) == run.runs_before[run.session_id()] > 0, run.describe()
     assert_unchanged(run)
 
@@ -542,7 +527,7 @@ def test_agno_loads_the_skill_with_its_scripts_and_references(tmp_path: Path) ->
     skills = Skills(loaders=[LocalSkills(str(skill_dir))])
     skill = skills.get_skill(SKILL_NAME)
     assert skill is not None and skills.get_skill_names() == [SKILL_NAME]
-    assert {"manage_sessions.py", "local_agentos.py"} <= set(skill.scripts)
+    assert sorted(skill.scripts) == ["local_agentos.py", "manage_sessions.py"]  # the package folder is not a script
     assert skill.references == ["api-patterns.md"]
     tools = {tool.name: tool.entrypoint for tool in skills.get_tools()}
     instructions = json.loads(tools["get_skill_instructions"](SKILL_NAME))
@@ -551,6 +536,34 @@ def test_agno_loads_the_skill_with_its_scripts_and_references(tmp_path: Path) ->
     assert reference["content"] == REFERENCE.read_text()
     script = json.loads(tools["get_skill_script"](SKILL_NAME, "manage_sessions.py"))
     assert script["content"] == CLI_SCRIPT.read_text()
+
+
+def test_copied_skill_runs_by_absolute_path_from_another_directory(agentos: AgentOSServer, tmp_path: Path) -> None:
+    (tmp_path / "skills").mkdir()
+    script = install_skill(tmp_path / "skills") / "scripts" / "manage_sessions.py"
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    completed = subprocess.run(
+        [sys.executable, str(script), "--base-url", agentos.url, "--session-id", "seed-00001", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=elsewhere,
+        env={**os.environ, "PYTHONPATH": ""},
+    )
+    assert completed.returncode == 0, completed.stderr
+    assert json.loads(completed.stdout)["session_name"] == "Research Chat 1"
+
+
+def test_agno_skill_runtime_executes_the_script_through_its_shebang(agentos: AgentOSServer, tmp_path: Path) -> None:
+    skills = Skills(loaders=[LocalSkills(str(install_skill(tmp_path)))])
+    tools = {tool.name: tool.entrypoint for tool in skills.get_tools()}
+    argv = ["--base-url", agentos.url, "--session-id", "seed-00001", "--json"]
+    answer = json.loads(
+        tools["get_skill_script"](SKILL_NAME, "manage_sessions.py", execute=True, args=argv, timeout=600)
+    )
+    assert answer.get("returncode") == 0, answer
+    assert json.loads(answer["stdout"])["session_id"] == "seed-00001"
 
 
 def test_skill_frontmatter_uses_only_portable_keys_within_limits() -> None:
@@ -613,7 +626,7 @@ def test_every_flag_in_the_docs_exists(path: Path) -> None:
 @pytest.mark.parametrize("path", [SKILL, README], ids=lambda path: path.name)
 def test_exit_code_tables_list_every_exit_code(path: Path) -> None:
     documented = {int(code) for code in re.findall(r"^\| (\d+) \|", path.read_text(), re.MULTILINE)}
-    assert documented == {int(code) for code in cli.ExitCode}
+    assert documented == {int(code) for code in ExitCode}
 
 
 def script_metadata(path: Path) -> dict[str, Any]:

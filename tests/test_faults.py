@@ -18,7 +18,8 @@ from typing import Any
 
 import httpx
 import pytest
-from cli_helpers import manage_sessions, run_cli
+from agentos_sessions import api, deletion, model
+from cli_helpers import run_cli
 from conftest import AgentOSServer
 from faultproxy import FaultProxy
 
@@ -154,8 +155,8 @@ def test_list_retries_a_503_burst_with_growing_backoff_then_succeeds(agentos, pr
     assert [a.outcome for a in attempts] == ["status", "status", "forwarded"]
     first_wait = attempts[1].received_at - attempts[0].received_at
     second_wait = attempts[2].received_at - attempts[1].received_at
-    assert first_wait >= manage_sessions.RETRY_BASE_DELAY * 0.9
-    assert second_wait >= 2 * manage_sessions.RETRY_BASE_DELAY * 0.9 and second_wait > first_wait
+    assert first_wait >= api.RETRY_BASE_DELAY * 0.9
+    assert second_wait >= 2 * api.RETRY_BASE_DELAY * 0.9 and second_wait > first_wait
 
 
 def test_inspect_retries_a_503_burst_then_succeeds(agentos, proxy, capsys) -> None:
@@ -341,7 +342,7 @@ def start_cut_bulk_delete(
     agentos: AgentOSServer, proxy: FaultProxy, monkeypatch: pytest.MonkeyPatch, forward: bool
 ) -> tuple[str, list[str]]:
     """Six sessions of a new user, deleted two per batch; every batch after the first is cut."""
-    monkeypatch.setattr(manage_sessions, "DELETE_BATCH_SIZE", 2)
+    monkeypatch.setattr(deletion, "DELETE_BATCH_SIZE", 2)
     user = new_user()
     session_ids = [create_session(agentos, user, name=f"bulk {n}") for n in range(6)]
     proxy.drop(skip=1, forward=forward, method="DELETE", path="/sessions")
@@ -474,7 +475,7 @@ def test_clear_cut_at_any_step_leaves_the_session_or_a_backup_that_restores_it(
         assert restore_code == 0, restore_err
     recovered = fetch_session(agentos, session_id)
     assert kept(recovered) == kept(original)
-    assert manage_sessions.detect_session_type(recovered) == session_type
+    assert model.detect_session_type(recovered) == session_type
 
 
 def test_restore_brings_a_team_session_back_as_a_team_session(agentos, capsys, tmp_path) -> None:
@@ -489,7 +490,7 @@ def test_restore_brings_a_team_session_back_as_a_team_session(agentos, capsys, t
     assert code == 0, err
     restored = fetch_session(agentos, session_id)
     assert restored.get("team_id") == "research-team"
-    assert manage_sessions.detect_session_type(restored) == "team"
+    assert model.detect_session_type(restored) == "team"
 
 
 def test_chat_refused_at_first_is_retried_once_the_server_listens_again(agentos, proxy, capsys) -> None:

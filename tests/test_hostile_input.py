@@ -16,6 +16,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from agentos_sessions import cli, model
 from cli_helpers import manage_sessions, run_cli
 from conftest import AgentOSServer
 from faultproxy import FaultProxy
@@ -83,7 +84,7 @@ UNSAFE_IDS = {
     "delete": "a\x7fb",
     "no-break-space": "a\u00a0b",
     "empty": "",
-    "too-long": "a" * (manage_sessions.MAX_ID_LENGTH + 1),
+    "too-long": "a" * (model.MAX_ID_LENGTH + 1),
     "very-long": "x" * 100_000,
 }
 
@@ -223,7 +224,7 @@ BAD_JSON = {
     "string": '"text"',
     "number": "42",
     "null": "null",
-    "huge": '{"a": "' + "x" * (manage_sessions.MAX_JSON_ARGUMENT + 1) + '"}',
+    "huge": '{"a": "' + "x" * (cli.MAX_JSON_ARGUMENT + 1) + '"}',
 }
 JSON_TRACEBACKS = {
     "deeply-nested": '{"a": ' + "[" * 100_000 + "]" * 100_000 + "}",
@@ -308,7 +309,7 @@ def test_unparseable_date_is_refused_with_exit_2_before_any_request(quiet_proxy,
     assert_refused_before_sending(code, out, err, quiet_proxy)
 
 
-EXPORT = manage_sessions.EXPORT_FORMAT
+EXPORT = model.EXPORT_FORMAT
 RESTORE_FILES = {
     "not-json": b"this is not json",
     "json-list": b"[]",
@@ -394,7 +395,7 @@ def test_clear_with_a_backup_dir_that_is_a_file_is_refused_and_keeps_the_session
     assert_refused_before_sending(code, out, err, quiet_proxy)
 
 
-PARSER = manage_sessions.build_parser()
+PARSER = cli.build_parser()
 ACTION_FLAGS = sorted(
     flag
     for group in PARSER._mutually_exclusive_groups
@@ -435,14 +436,14 @@ PLAUSIBLE = {
     "--team-id": ["research-team"],
     "--workflow-id": ["pipeline"],
     "--user-id": ["alice@example.com"],
-    "--type": list(manage_sessions.SESSION_TYPES),
+    "--type": list(model.SESSION_TYPES),
     "--name": ["Research", "Chat 1"],
     "--before": ["2026-01-01", "1700000000", "2026-11-28T14:00:00Z"],
     "--since": ["2026-01-01", "1700000000"],
     "--until": ["2026-11-28T14:00:00+01:00"],
     "--limit": ["1", "20"],
     "--page": ["1", "3"],
-    "--sort-by": list(manage_sessions.SORT_FIELDS),
+    "--sort-by": list(cli.SORT_FIELDS),
     "--sort-order": ["asc", "desc"],
     "--status": ["completed", "ERROR"],
     "--state": ['{"a": 1}', "{}"],
@@ -493,7 +494,7 @@ BACKUP_FILES = st.one_of(
     st.binary(max_size=40),
     JSON_VALUES.map(lambda value: json.dumps(value).encode()),
     st.fixed_dictionaries(
-        {"format": st.sampled_from([manage_sessions.EXPORT_FORMAT, "other/1"])},
+        {"format": st.sampled_from([model.EXPORT_FORMAT, "other/1"])},
         optional={"session": st.one_of(SESSION_FIELDS, JSON_VALUES), "runs": st.one_of(st.just([]), JSON_VALUES)},
     ).map(lambda document: json.dumps(document).encode()),
 )

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from agentos_sessions import selection
 from cli_helpers import manage_sessions
 from conftest import ROOT, AgentOSServer
 from faultproxy import FaultProxy
@@ -112,7 +113,7 @@ def test_list_all_keeps_at_most_page_concurrency_requests_in_flight(
     agentos, load_user, slow_proxy, capsys, monkeypatch, bound
 ) -> None:
     if bound is not None:
-        monkeypatch.setattr(manage_sessions, "PAGE_CONCURRENCY", bound)
+        monkeypatch.setattr(selection, "PAGE_CONCURRENCY", bound)
     user = load_user
     session_ids = create_sessions(agentos, user, 24)
 
@@ -123,7 +124,7 @@ def test_list_all_keeps_at_most_page_concurrency_requests_in_flight(
     assert code == 0, err
     assert sorted(session["session_id"] for session in json.loads(out)["data"]) == sorted(session_ids)
     assert len(slow_proxy.seen("GET", "/sessions")) >= 12
-    assert 1 < slow_proxy.max_in_flight <= manage_sessions.PAGE_CONCURRENCY
+    assert 1 < slow_proxy.max_in_flight <= selection.PAGE_CONCURRENCY
 
 
 @pytest.mark.parametrize("bound", [None, 3], ids=["default-bound", "patched-bound"])
@@ -131,7 +132,7 @@ def test_delete_of_many_ids_keeps_at_most_lookup_concurrency_requests_in_flight(
     agentos, load_user, slow_proxy, capsys, monkeypatch, bound
 ) -> None:
     if bound is not None:
-        monkeypatch.setattr(manage_sessions, "LOOKUP_CONCURRENCY", bound)
+        monkeypatch.setattr(selection, "LOOKUP_CONCURRENCY", bound)
     user = load_user
     session_ids = create_sessions(agentos, user, 24)
     id_flags = [word for session_id in session_ids for word in ("--session-id", session_id)]
@@ -143,4 +144,4 @@ def test_delete_of_many_ids_keeps_at_most_lookup_concurrency_requests_in_flight(
     assert code == 0, err
     assert sorted(json.loads(out)["deleted"]) == sorted(session_ids)
     assert sessions_of(agentos, user) == {}
-    assert 1 < slow_proxy.max_in_flight <= manage_sessions.LOOKUP_CONCURRENCY
+    assert 1 < slow_proxy.max_in_flight <= selection.LOOKUP_CONCURRENCY

@@ -1,0 +1,230 @@
+"""Talking to AgentOS: connection settings, the HTTP endpoints over httpx and `AgentOSClient`,
+retries, and the one place where transport and HTTP errors become `CliError`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+import httpx
+
+from .errors import CliError, ExitCode, not_agentos
+
+if TYPE_CHECKING:
+    from agno.client import AgentOSClient
+
+RETRY_BASE_DELAY = 0.2
+RETRY_MAX_DELAY = 2.0
+
+
+def server_detail(response: httpx.Response) -> str:
+    """The server's own explanation of an HTTP error, as one line."""
+    try:
+        detail = response.json().get("detail", response.reason_phrase)
+    except Exception:
+        return f"HTTP {response.status_code} {response.reason_phrase}"
+    if isinstance(detail, list):
+        detail = "; ".join(str(item.get("msg", item)) if isinstance(item, dict) else str(item) for item in detail)
+    return " ".join(str(detail).split())
+
+
+def translate_error(error: Exception, base_url: str) -> CliError:
+    """Turn an httpx or agno client exception into a CliError; re-raise anything else."""
+    cause = getattr(error, "original_error", None) or error
+    if isinstance(cause, httpx.HTTPStatusError):
+        return translate_status(cause.response, base_url)
+    if is_connection_error(cause):
+        return CliError(
+            f"cannot reach AgentOS at {base_url}",
+            ExitCode.UNREACHABLE,
+            "start it with 'uv run scripts/local_agentos.py' or check --base-url / $AGENTOS_URL",
+        )
+    if isinstance(cause, httpx.TimeoutException):
+        return CliError(
+            f"request to {base_url} timed out", ExitCode.UNREACHABLE, "raise --timeout or check the server's load"
+        )
+    if isinstance(cause, httpx.TransportError):
+        return CliError(
+            f"the connection to {base_url} was lost ({type(cause).__name__})",
+            ExitCode.UNREACHABLE,
+            "check the server; reads are safe to repeat, check writes before repeating them",
+        )
+    raise error
+
+
+def translate_status(response: httpx.Response, base_url: str) -> CliError:
+    """Map an HTTP error status to an exit code and a hint."""
+    detail = server_detail(response)
+    status = response.status_code
+    if status == 401:
+        hint = (
+            "check the key given with --security-key or $AGENTOS_SECURITY_KEY"
+            if response.request.headers.get("authorization")
+            else "pass --security-key or set $AGENTOS_SECURITY_KEY"
+        )
+        return CliError(f"AgentOS at {base_url} refused authentication: {detail}", ExitCode.AUTH, hint)
+    if status == 403:
+        return CliError(
+            f"AgentOS at {base_url} refused access: {detail}", ExitCode.AUTH, "the key lacks a scope this call needs"
+        )
+    if status == 404:
+        return CliError(f"{detail} on {base_url}", ExitCode.NOT_FOUND, "list sessions with --user-id or --agent-id")
+    if status == 409:
+        return CliError(detail, ExitCode.CONFLICT, "choose another --session-id or update the existing session")
+    if status < 500:
+        return CliError(f"AgentOS rejected the request: {detail}", ExitCode.ERROR, "check the arguments against --help")
+    return CliError(f"AgentOS at {base_url} failed: {detail}", ExitCode.ERROR, "see the server's log; retry later")
+
+
+def is_connection_error(error: BaseException) -> bool:
+    """True for errors where the request never reached the server."""
+    cause = getattr(error, "original_error", None) or error
+    return isinstance(cause, httpx.ConnectError | httpx.ConnectTimeout)
+
+
+def has_shape(document: Any, shape: type) -> bool:
+    """True for a JSON object, or a list of JSON objects, as asked."""
+    if shape is list:
+        return isinstance(document, list) and all(isinstance(item, dict) for item in document)
+    return isinstance(document, dict)
+
+
+def unsent_or_unknown(failure: CliError, error: BaseException, idempotent: bool) -> CliError:
+    """A write that reached the server may have taken effect: say so instead of 'just retry'."""
+    if idempotent or failure.exit_code != ExitCode.UNREACHABLE or is_connection_error(error):
+        return failure
+    return CliError(failure.message, failure.exit_code, "the server may have acted: check before repeating")
+
+
+def is_transient(error: BaseException, idempotent: bool) -> bool:
+    """True when repeating the request may succeed and cannot do harm."""
+    if is_connection_error(error):
+        return True
+    if not idempotent:
+        return False
+    if isinstance(error, httpx.HTTPStatusError):
+        return error.response.status_code in (502, 503, 504)
+    original = getattr(error, "original_error", None)
+    return isinstance(original or error, httpx.TransportError)
+
+
+def retry_delay(attempt: int) -> float:
+    """Seconds to wait before retry number `attempt` (from 0): exponential, capped."""
+    return min(RETRY_BASE_DELAY * 2**attempt, RETRY_MAX_DELAY)
+
+
+class Settings(NamedTuple):
+    """Where and how to reach AgentOS; built from the common flags."""
+
+    base_url: str
+    security_key: str | None
+    timeout: float
+    retries: int
+    db_id: str | None
+    table: str | None
+
+    def scope(self) -> dict[str, str]:
+        """Query parameters that pick the database and table."""
+        return {k: v for k, v in (("db_id", self.db_id), ("table", self.table)) if v}
+
+    def auth_headers(self) -> dict[str, str]:
+        """The bearer header, when a key is configured."""
+        return {"Authorization": f"Bearer {self.security_key}"} if self.security_key else {}
+
+
+class SessionsApi:
+    """The AgentOS session endpoints, with retries and error translation.
+
+    Reads go through httpx directly: `AgentOSClient.get_sessions()` drops
+    `session_state`, `metadata` and `metrics` from list items, and `get_session()`
+    raises ValueError for a session that has no agent/team/workflow id. Raw reads
+    also keep AgentOS's own field names and skip agno's ~1 s import.
+    """
+
+    def __init__(self, settings: Settings, max_connections: int = 8) -> None:
+        self.settings = settings
+        self.max_connections = max_connections
+        self._http: httpx.AsyncClient | None = None
+        self._client: AgentOSClient | None = None
+
+    async def __aenter__(self) -> SessionsApi:
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        if self._http is not None:
+            await self._http.aclose()
+        if self._client is not None:
+            from agno.utils.http import aclose_default_clients
+
+            await aclose_default_clients()
+
+    @property
+    def http(self) -> httpx.AsyncClient:
+        if self._http is None:
+            self._http = httpx.AsyncClient(
+                base_url=self.settings.base_url,
+                headers=self.settings.auth_headers(),
+                timeout=self.settings.timeout,
+                limits=httpx.Limits(max_connections=self.max_connections),
+            )
+        return self._http
+
+    @property
+    def client(self) -> AgentOSClient:
+        if self._client is None:
+            from agno.client import AgentOSClient
+
+            self._client = AgentOSClient(base_url=self.settings.base_url, timeout=self.settings.timeout)
+        return self._client
+
+    async def attempt(self, call: Callable[[], Awaitable[Any]], idempotent: bool, what: str) -> Any:
+        """Run a call, retrying transient failures with bounded exponential backoff."""
+        for attempt in range(self.settings.retries + 1):
+            try:
+                return await call()
+            except ValueError as error:  # JSON that does not parse, or not in AgentOS's schema
+                raise not_agentos(self.settings.base_url, what) from error
+            except Exception as error:
+                if attempt == self.settings.retries or not is_transient(error, idempotent):
+                    raise unsent_or_unknown(
+                        translate_error(error, self.settings.base_url), error, idempotent
+                    ) from error
+                await asyncio.sleep(retry_delay(attempt))
+        raise AssertionError("unreachable")
+
+    async def read(self, path: str, params: dict[str, Any] | None = None, shape: type = dict) -> Any:
+        """GET a JSON document of the given shape (an object, or a list of objects)."""
+
+        async def call() -> Any:
+            response = await self.http.get(path, params={**self.settings.scope(), **(params or {})})
+            response.raise_for_status()
+            return response.json()
+
+        document = await self.attempt(call, idempotent=True, what=f"GET {path}")
+        if not has_shape(document, shape):
+            raise not_agentos(self.settings.base_url, f"GET {path}")
+        return document
+
+    async def write(
+        self, method: str, path: str, body: dict[str, Any], idempotent: bool, params: dict[str, str] | None = None
+    ) -> Any:
+        """Send a JSON body with a method the client library lacks a faithful call for."""
+
+        async def call() -> Any:
+            query = {**self.settings.scope(), **(params or {})}
+            response = await self.http.request(method, path, json=body, params=query)
+            response.raise_for_status()
+            return response.json() if response.content else None
+
+        document = await self.attempt(call, idempotent=idempotent, what=f"{method} {path}")
+        if document is not None and not isinstance(document, dict):
+            raise not_agentos(self.settings.base_url, f"{method} {path}")
+        return document
+
+    async def call_client(self, method: str, idempotent: bool, **kwargs: Any) -> Any:
+        """Call an AgentOSClient method with the auth header, scope and retries."""
+        bound = getattr(self.client, method)
+        kwargs.setdefault("headers", self.settings.auth_headers())
+        return await self.attempt(lambda: bound(**kwargs), idempotent=idempotent, what=method.replace("_", " "))
