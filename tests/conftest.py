@@ -29,6 +29,7 @@ class AgentOSServer:
     process: subprocess.Popen
     stderr_path: Path
     security_key: str | None = None
+    agno_version: str | None = None  # an older agno's version; None for the project's own (3.1)
 
     def auth_headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.security_key}"} if self.security_key else {}
@@ -38,26 +39,30 @@ class AgentOSServer:
 
 
 def start_server(
-    tmp: Path, *extra: str, security_key: str | None = None, env: dict[str, str] | None = None
+    tmp: Path,
+    *extra: str,
+    security_key: str | None = None,
+    env: dict[str, str] | None = None,
+    python: tuple[str, ...] = (sys.executable,),
 ) -> AgentOSServer:
     """Start scripts/local_agentos.py on a free port and wait for its READY line."""
     db = tmp / "agentos.db"
     stderr_path = tmp / "server.stderr"
-    command = [sys.executable, str(SERVER_SCRIPT), "--port", "0", "--db", str(db), *extra]
+    command = [*python, str(SERVER_SCRIPT), "--port", "0", "--db", str(db), *extra]
     if security_key:
         command += ["--security-key", security_key]
     with stderr_path.open("wb") as stderr_file:
         process = subprocess.Popen(
             command, stdout=subprocess.PIPE, stderr=stderr_file, env=env or os.environ.copy(), cwd=tmp
         )
-    server = AgentOSServer("", db, process, stderr_path, security_key)
+    server = AgentOSServer("", db, process, stderr_path, security_key, legacy_version(python))
     server.url = wait_for_ready(server)
     return server
 
 
 def wait_for_ready(server: AgentOSServer) -> str:
     """Read stdout until READY; fail with the server's stderr if it never comes."""
-    deadline = time.monotonic() + START_TIMEOUT
+    deadline = time.monotonic() + START_TIMEOUT * (4 if server.agno_version else 1)
     assert server.process.stdout is not None
     while time.monotonic() < deadline:
         line = server.process.stdout.readline().decode()
@@ -100,13 +105,66 @@ def postgres_url() -> Iterator[str]:
         yield url
 
 
-@pytest.fixture(scope="session", params=["sqlite", "postgres"])
-def agentos(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[AgentOSServer]:
+def legacy_python(version: str) -> tuple[str, ...]:
+    """A Python with an older agno, from uv's cache (the same command README gives)."""
+    return ("uv", "run", "-q", "--no-project", "--with", f"agno[os,sqlite]=={version}", "--with", "greenlet", "python")
+
+
+def legacy_version(python: tuple[str, ...]) -> str | None:
+    """The agno version a legacy_python() command pins, or None."""
+    pinned = [word.split("==")[1] for word in python if word.startswith("agno[") and "==" in word]
+    return pinned[0] if pinned else None
+
+
+class ServerPool:
+    """One seeded AgentOS per backend, started when first asked for and shared by the whole run."""
+
+    def __init__(self, request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> None:
+        self.request = request
+        self.tmp_path_factory = tmp_path_factory
+        self.servers: dict[str, AgentOSServer] = {}
+
+    def get(self, backend: str) -> AgentOSServer:
+        if backend not in self.servers:
+            tmp = self.tmp_path_factory.mktemp(f"agentos-{backend}")
+            if backend == "postgres":
+                server = start_server(tmp, "--seed", "12", "--postgres", self.request.getfixturevalue("postgres_url"))
+            elif backend.startswith("agno-"):
+                server = start_server(tmp, "--seed", "12", python=legacy_python(backend.removeprefix("agno-")))
+            else:
+                server = start_server(tmp, "--seed", "12")
+            self.servers[backend] = server
+        return self.servers[backend]
+
+    def stop_all(self) -> None:
+        for server in self.servers.values():
+            stop_server(server)
+
+
+# The newest release of each older agno line that AgentOS servers in production still run.
+LEGACY_AGNO = ("3.0.11", "2.9.0")
+BACKENDS = ("sqlite", "postgres")
+# The CLI suites run against these: both databases on agno 3.1, and the older servers on SQLite.
+ALL_SERVERS = (*BACKENDS, *(f"agno-{version}" for version in LEGACY_AGNO))
+
+
+@pytest.fixture(scope="session")
+def server_pool(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerPool]:
+    pool = ServerPool(request, tmp_path_factory)
+    yield pool
+    pool.stop_all()
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def agentos(request: pytest.FixtureRequest, server_pool: ServerPool) -> AgentOSServer:
     """A plain AgentOS seeded with 12 sessions, on SQLite and on PostgreSQL, shared by the whole run."""
-    backend = ["--postgres", request.getfixturevalue("postgres_url")] if request.param == "postgres" else []
-    server = start_server(tmp_path_factory.mktemp(f"agentos-{request.param}"), "--seed", "12", *backend)
-    yield server
-    stop_server(server)
+    return server_pool.get(request.param)
+
+
+@pytest.fixture(scope="session", params=LEGACY_AGNO)
+def legacy_agentos(request: pytest.FixtureRequest, server_pool: ServerPool) -> AgentOSServer:
+    """A plain AgentOS of an older agno (3.0.11, 2.9.0) on SQLite, seeded with 12 sessions."""
+    return server_pool.get(f"agno-{request.param}")
 
 
 @pytest.fixture(scope="session")

@@ -14,9 +14,15 @@ import sys
 import httpx
 import pytest
 from cli_helpers import Cli, drain_terminal, unique
-from conftest import ROOT, SECURITY_KEY, AgentOSServer
+from conftest import ALL_SERVERS, ROOT, SECURITY_KEY, AgentOSServer, ServerPool
 
 SCRIPT = ROOT / "scripts" / "manage_sessions.py"
+
+
+@pytest.fixture(scope="session", params=ALL_SERVERS)
+def agentos(request: pytest.FixtureRequest, server_pool: ServerPool) -> AgentOSServer:
+    """This suite runs against agno 3.1 on SQLite and PostgreSQL, and against older servers."""
+    return server_pool.get(request.param)
 
 
 @pytest.fixture

@@ -15,9 +15,15 @@ from pathlib import Path
 import httpx
 import pytest
 from cli_helpers import Cli, drain_terminal, unique
-from conftest import ROOT, AgentOSServer
+from conftest import ALL_SERVERS, ROOT, AgentOSServer, ServerPool
 
 SCRIPT = ROOT / "scripts" / "manage_sessions.py"
+
+
+@pytest.fixture(scope="session", params=ALL_SERVERS)
+def agentos(request: pytest.FixtureRequest, server_pool: ServerPool) -> AgentOSServer:
+    """This suite runs against agno 3.1 on SQLite and PostgreSQL, and against older servers."""
+    return server_pool.get(request.param)
 
 
 @pytest.fixture
@@ -271,7 +277,10 @@ def test_restore_recreates_a_deleted_session_from_its_export(cli: Cli, tmp_path:
     restored = cli.json("--restore", str(target))
     assert restored["session_name"] == "Chatty" and restored["runs_not_restored"] == 1
     session = cli.json("--session-id", session_id)
-    assert session["session_state"] == {"mood": "curious"} and session["metadata"] == {"tag": "x"}
+    exported = json.loads(target.read_text())["session"]
+    assert session["session_state"] == exported["session_state"] == {"mood": "curious"}
+    # agno 2.9 merges metadata an agent saw in earlier runs into the session's: compare with the export.
+    assert session["metadata"] == exported["metadata"] and exported["metadata"].items() >= {"tag": "x"}.items()
 
 
 def test_restore_onto_an_existing_session_is_a_conflict(cli: Cli, tmp_path: Path) -> None:

@@ -19,6 +19,23 @@ RETRY_BASE_DELAY = 0.2
 RETRY_MAX_DELAY = 2.0
 
 
+# What the web framework under AgentOS answers for a path it has no route for; AgentOS's own
+# 404s always say what was not found ("Session with id ... not found").
+ROUTE_MISSING = "Not Found"
+
+
+class MissingEndpoint(CliError):
+    """The server has no such endpoint: a wrong --base-url, or an AgentOS older than the feature."""
+
+    def __init__(self, base_url: str, method: str, path: str) -> None:
+        super().__init__(
+            f"{base_url} has no endpoint {method} {path}",
+            ExitCode.ERROR,
+            "check that --base-url points at AgentOS; if it does, this AgentOS is too old for the feature",
+        )
+        self.path = path
+
+
 def server_detail(response: httpx.Response) -> str:
     """The server's own explanation of an HTTP error, as one line."""
     try:
@@ -69,6 +86,8 @@ def translate_status(response: httpx.Response, base_url: str) -> CliError:
         return CliError(
             f"AgentOS at {base_url} refused access: {detail}", ExitCode.AUTH, "the key lacks a scope this call needs"
         )
+    if status == 404 and detail == ROUTE_MISSING:
+        return MissingEndpoint(base_url, response.request.method, response.request.url.path)
     if status == 404:
         return CliError(f"{detail} on {base_url}", ExitCode.NOT_FOUND, "list sessions with --user-id or --agent-id")
     if status == 409:
@@ -146,6 +165,8 @@ class SessionsApi:
     def __init__(self, settings: Settings, max_connections: int = 8) -> None:
         self.settings = settings
         self.max_connections = max_connections
+        # Endpoints this server turned out not to have (older AgentOS), so each is asked for once per call.
+        self.missing_endpoints: set[str] = set()
         self._http: httpx.AsyncClient | None = None
         self._client: AgentOSClient | None = None
 

@@ -10,7 +10,7 @@ import re
 from collections.abc import Callable, Iterable
 from typing import Any, NamedTuple
 
-from .api import SessionsApi
+from .api import MissingEndpoint, SessionsApi
 from .errors import CliError, ExitCode, not_agentos
 from .model import detect_session_type, parse_api_time
 
@@ -142,6 +142,16 @@ async def get_session(api: SessionsApi, session_id: str, user_id: str | None = N
 async def get_runs(api: SessionsApi, session_id: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
     """GET /sessions/{id}/runs, oldest first."""
     return await api.read(f"/sessions/{session_id}/runs", params, shape=list)
+
+
+async def count_runs(api: SessionsApi, session_id: str, params: dict[str, Any] | None = None) -> int:
+    """How many runs a session has: from the light /run-previews (AgentOS 3.1), else from /runs."""
+    if "run-previews" not in api.missing_endpoints:
+        try:
+            return len(await api.read(f"/sessions/{session_id}/run-previews", params, shape=list))
+        except MissingEndpoint:
+            api.missing_endpoints.add("run-previews")  # a 3.0 or 2.x server: remembered for this call
+    return len(await get_runs(api, session_id, params))
 
 
 async def find_session(api: SessionsApi, session_id: str, user_id: str | None) -> dict[str, Any] | None:

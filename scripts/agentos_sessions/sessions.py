@@ -12,7 +12,16 @@ from .api import SessionsApi
 from .errors import not_agentos, usage_error
 from .model import Result, checked_id, detect_session_type, now_iso
 from .request import Request, owner_type
-from .selection import ALL_PAGE_SIZE, fetch_page, find_sessions, get_runs, get_session, page_document, whole_document
+from .selection import (
+    ALL_PAGE_SIZE,
+    count_runs,
+    fetch_page,
+    find_sessions,
+    get_runs,
+    get_session,
+    page_document,
+    whole_document,
+)
 
 
 async def list_sessions(api: SessionsApi, request: Request) -> Result:
@@ -32,18 +41,20 @@ async def list_sessions(api: SessionsApi, request: Request) -> Result:
 async def inspect_session(api: SessionsApi, request: Request) -> Result:
     """One session's properties and its number of runs."""
     session_id = request.single_session_id()
-    detail, previews = await asyncio.gather(
-        get_session(api, session_id, request.args.user_id),
-        api.read(f"/sessions/{session_id}/run-previews", request.user_params(), shape=list),
+    detail, run_count = await asyncio.gather(
+        get_session(api, session_id, request.args.user_id), count_runs(api, session_id, request.user_params())
     )
-    return Result("session", {**detail, "run_count": len(previews)})
+    return Result("session", {**detail, "run_count": run_count})
 
 
 async def show_runs(api: SessionsApi, request: Request) -> Result:
     """The runs of one session, filtered by status and time."""
     session_id = request.single_session_id()
     params = {**request.user_params(), **request.run_filters()}
-    return Result("runs", {"session_id": session_id, "data": await get_runs(api, session_id, params)})
+    runs = await get_runs(api, session_id, params)
+    if request.args.status:  # AgentOS before 3.1 ignores `status`, so it is applied here as well
+        runs = [run for run in runs if str(run.get("status", "")).upper() in request.args.status]
+    return Result("runs", {"session_id": session_id, "data": runs})
 
 
 async def show_run(api: SessionsApi, request: Request) -> Result:
