@@ -19,8 +19,18 @@ It is the server the tests start and the one a new user starts to try the tool:
     uv run scripts/local_agentos.py --port 0 --db /tmp/os.db --security-key s3cret
     uv run scripts/local_agentos.py --postgres postgresql+psycopg://postgres@127.0.0.1:5432/postgres
 
+On an older agno (2.9.0 or 3.0.11), to reproduce what an older server does, run it with
+that agno instead of the one in the header:
+
+    uv run --no-project --with 'agno[os,sqlite]==3.0.11' --with greenlet python scripts/local_agentos.py --seed 12
+
 Prints `READY http://127.0.0.1:PORT` on stdout once it accepts connections;
 everything agno logs goes to stderr.
+
+On agno 3.1 it also serves the agent `compactor`, whose compaction keeps the last run and
+folds the rest into a summary the offline model writes: "## Goal" and one "- The user said:
+..." line per folded user message (an empty summary, for trying a failed compaction, when
+one of them contains "no summary").
 """
 
 from __future__ import annotations
@@ -41,6 +51,7 @@ from typing import Any
 AGENT_IDS = ("assistant", "researcher")
 TEAM_ID = "research-team"
 WORKFLOW_ID = "pipeline"
+COMPACTOR_ID = "compactor"
 SEED_USERS = ("alice@example.com", "bob@example.com")
 # Real runs cost a few milliseconds each; beyond this many, seeded sessions are rows only.
 MAX_SEEDED_RUN_SESSIONS = 40
@@ -48,6 +59,11 @@ NAME_PATTERN = re.compile(r"\bmy name is\s+([^.!?\n]+)", re.IGNORECASE)
 NAME_QUESTION = re.compile(r"\bwhat'?s my name|\bwhat is my name", re.IGNORECASE)
 # A workflow step gets earlier runs as a text block in front of the current input.
 WORKFLOW_HISTORY = re.compile(r"<workflow_history_context>(.*?)</workflow_history_context>\s*", re.DOTALL)
+# How agno's compaction prompt starts, and how its transcript shows a user message.
+COMPACTION_PROMPT_START = "You maintain the running summary"
+TRANSCRIPT_USER_MESSAGE = re.compile(r"^## user\n\n(.*?)(?=\n\n## |\Z)", re.DOTALL | re.MULTILINE)
+SUMMARY_LINE = re.compile(r"^- The user said: .*$", re.MULTILINE)
+NO_SUMMARY = "no summary"
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -93,6 +109,15 @@ def compose_reply(user_messages: list[str]) -> str:
     return f"You said: {current} (earlier messages in this session: {len(earlier)})"
 
 
+def compose_summary(transcript: str) -> str:
+    """Fold a compaction transcript (and the summary before it) into a deterministic summary."""
+    said = [" ".join(text.split()) for text in TRANSCRIPT_USER_MESSAGE.findall(transcript)]
+    if any(NO_SUMMARY in text.lower() for text in said):
+        return ""
+    lines = SUMMARY_LINE.findall(transcript) + [f"- The user said: {text}" for text in said]
+    return "\n".join(["## Goal", "Carry on the conversation.", "## Completed", *lines])
+
+
 def split_workflow_history(text: str) -> list[str]:
     """Turn a workflow step's input into the earlier user inputs plus the current one."""
     match = WORKFLOW_HISTORY.search(text)
@@ -106,6 +131,20 @@ def build_model_class() -> type:
     """Define the offline model on agno's model base class (agno is imported late)."""
     from agno.models.base import Model
     from agno.models.response import ModelResponse
+
+    def summary_response(messages: list[Any]) -> ModelResponse | None:
+        """The answer to agno's compaction prompt, with token usage; None for any other request."""
+        if not messages or messages[0].role != "system":
+            return None
+        if not messages[0].get_content_string().startswith(COMPACTION_PROMPT_START):
+            return None
+        from agno.metrics import MessageMetrics
+
+        transcript = messages[-1].get_content_string()
+        summary = compose_summary(transcript)
+        words_in, words_out = len(transcript.split()), len(summary.split())
+        usage = MessageMetrics(input_tokens=words_in, output_tokens=words_out, total_tokens=words_in + words_out)
+        return ModelResponse(role="assistant", content=summary, response_usage=usage)
 
     def user_texts(messages: list[Any]) -> list[str]:
         texts = []
@@ -123,7 +162,8 @@ def build_model_class() -> type:
         provider: str = "local"
 
         def invoke(self, messages: list[Any], **_: Any) -> ModelResponse:
-            return ModelResponse(role="assistant", content=compose_reply(user_texts(messages)))
+            summary = summary_response(messages)
+            return summary or ModelResponse(role="assistant", content=compose_reply(user_texts(messages)))
 
         async def ainvoke(self, messages: list[Any], **_: Any) -> ModelResponse:
             return self.invoke(messages)
@@ -158,6 +198,15 @@ def build_db(args: argparse.Namespace) -> Any:
     return SqliteDb(db_file=args.db)
 
 
+def compaction_settings() -> Any:
+    """Manual-only compaction that keeps the last run and folds only what is worth it; None before agno 3.1."""
+    try:
+        from agno.compaction import Compaction
+    except ImportError:
+        return None
+    return Compaction(compact_at_tokens=None, uncompacted_runs=1, enforce_min_fold_ratio=True, min_fold_ratio=2.0)
+
+
 def build_agent_os(db: Any, security_key: str | None) -> tuple[Any, dict[str, Any]]:
     """Build the AgentOS and return it with its components by id."""
     from agno.agent import Agent
@@ -168,7 +217,7 @@ def build_agent_os(db: Any, security_key: str | None) -> tuple[Any, dict[str, An
 
     model_class = build_model_class()
 
-    def make_agent(agent_id: str) -> Agent:
+    def make_agent(agent_id: str, **extra: Any) -> Agent:
         return Agent(
             id=agent_id,
             name=agent_id.title(),
@@ -177,9 +226,13 @@ def build_agent_os(db: Any, security_key: str | None) -> tuple[Any, dict[str, An
             add_history_to_context=True,
             num_history_runs=10,
             telemetry=False,
+            **extra,
         )
 
     agents = [make_agent(agent_id) for agent_id in AGENT_IDS]
+    compaction = compaction_settings()
+    if compaction is not None:
+        agents.append(make_agent(COMPACTOR_ID, compaction=compaction))
     team = Team(
         id=TEAM_ID,
         name="Research Team",

@@ -9,6 +9,8 @@ the proxy can see, count and disturb every request on its own:
         proxy.drop(method="DELETE")                               # close without answering
         proxy.delay(2.0, path_prefix="/sessions/")                # answer late
         proxy.cut(after_marker=b"event: RunContent", occurrences=3)  # cut a stream
+        proxy.trickle(1.0, path="/sessions")                      # the body one byte a second
+        proxy.flood(300 * 2**20, method="GET")                    # a 300 MB body, made as it is sent
         proxy.stop_listening()                                    # connection refused
         main(["--base-url", proxy.url, ...])
         proxy.seen(method="POST", path="/sessions")               # what the server saw
@@ -64,6 +66,9 @@ class Fault:
     after_bytes: int | None = None
     after_marker: bytes | None = None
     occurrences: int = 1
+    total_bytes: int = 0
+    tail: int | None = None
+    content_type: str = "application/json"
     hits: int = field(default=0, init=False)
 
     def matches(self, method: str, path: str) -> bool:
@@ -169,6 +174,46 @@ class FaultProxy:
                 occurrences=occurrences,
                 **match,
             )
+        )
+
+    def trickle(
+        self,
+        seconds: float,
+        times: int = 1,
+        after_bytes: int = 0,
+        after_marker: bytes | None = None,
+        occurrences: int = 1,
+        tail: int | None = None,
+        **match: object,
+    ) -> Fault:
+        """Forward, then send the response body one byte every `seconds`: at once up to `after_bytes`
+        bytes, or up to the end of the SSE event holding the `occurrences`-th `after_marker`, or all
+        but the last `tail` bytes."""
+        return self._add(
+            Fault(
+                "trickle",
+                times=times,
+                seconds=seconds,
+                after_bytes=after_bytes,
+                after_marker=after_marker,
+                occurrences=occurrences,
+                tail=tail,
+                **match,
+            )
+        )
+
+    def flood(
+        self,
+        total_bytes: int,
+        body: bytes = b" ",
+        content_type: str = "application/json",
+        times: int = 1,
+        **match: object,
+    ) -> Fault:
+        """Answer 200 with `total_bytes` of `body` repeated, made while it is sent, with no Content-Length
+        (the body ends when the connection closes); with `content_type` text/event-stream it is a stream."""
+        return self._add(
+            Fault("flood", times=times, total_bytes=total_bytes, body=body, content_type=content_type, **match)
         )
 
     def clear_faults(self) -> None:
@@ -283,12 +328,17 @@ class FaultProxy:
             return
         if fault is not None and fault.kind == "drop":
             return
+        if fault is not None and fault.kind == "flood":
+            self._answered(seen)
+            await send_flood(writer, fault)
+            return
         if fault is not None and fault.kind == "drop-after-server":
             await self._forward(head, body, None, None, seen)
             return
         if fault is not None and fault.kind == "delay":
             await asyncio.sleep(fault.seconds)
-        await self._forward(head, body, writer, fault if fault is not None and fault.kind == "cut" else None, seen)
+        disturbed = fault if fault is not None and fault.kind in ("cut", "trickle") else None
+        await self._forward(head, body, writer, disturbed, seen)
 
     async def _forward(
         self, head: bytes, body: bytes, writer: asyncio.StreamWriter | None, cut: Fault | None, seen: SeenRequest
@@ -363,8 +413,44 @@ def cut_position(body: bytes, cut: Fault) -> int | None:
     return None if end < 0 else end + 2
 
 
+async def send_flood(writer: asyncio.StreamWriter, fault: Fault) -> None:
+    """A 200 whose body is `total_bytes` long, made as it is sent; stops when the client leaves."""
+    head = f"HTTP/1.1 200 OK\r\nContent-Type: {fault.content_type}\r\nConnection: close\r\n\r\n"
+    writer.write(head.encode())
+    unit = fault.body or b" "
+    block = unit * max(1, READ_SIZE // len(unit))
+    sent = 0
+    while sent < fault.total_bytes:
+        piece = block[: fault.total_bytes - sent]
+        writer.write(piece)
+        await writer.drain()
+        sent += len(piece)
+
+
+async def trickle_body(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, fault: Fault) -> None:
+    """Send the body at once up to the fault's position, then one byte every `seconds`."""
+    body = b""
+    while chunk := await reader.read(READ_SIZE):
+        body += chunk
+    if fault.tail is not None:
+        start = max(0, len(body) - fault.tail)
+    elif fault.after_marker is not None:
+        start = cut_position(body, fault) or 0
+    else:
+        start = fault.after_bytes or 0
+    writer.write(body[:start])
+    await writer.drain()
+    for index in range(start, len(body)):
+        await asyncio.sleep(fault.seconds)
+        writer.write(body[index : index + 1])
+        await writer.drain()
+
+
 async def pipe_body(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, cut: Fault | None) -> None:
-    """Copy the response body to the client; with a cut, stop part-way and close."""
+    """Copy the response body to the client; with a cut, stop part-way and close; with a trickle, slow it."""
+    if cut is not None and cut.kind == "trickle":
+        await trickle_body(reader, writer, cut)
+        return
     if cut is not None and cut.after_marker is None and cut.after_bytes is None:
         whole = await reader.read()
         writer.write(whole[: len(whole) // 2])

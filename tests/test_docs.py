@@ -382,6 +382,21 @@ def check_clear(run: Run) -> None:
     assert len(backups) == 1, run.describe()
     backup = json.loads(backups[0].read_text())
     assert len(backup["runs"]) == run.runs_before[session_id] > 0, run.describe()
+    if run.args.keep_copy:
+        copies = [sid for sid in run.after() if sid not in run.before]
+        assert copies == [backup["copy_session_id"]] and copies[0] in run.outcome.stdout, run.describe()
+        assert len(session_runs(run.server, copies[0])) == len(backup["runs"]), run.describe()
+
+
+def check_fork(run: Run) -> None:
+    original = session_detail(run.server, run.session_id())
+    copies = [sid for sid in run.after() if sid not in run.before]
+    assert original is not None and len(copies) == 1, run.describe()
+    copy = session_detail(run.server, copies[0])
+    name = run.args.name or f"{original['session_name']} (fork)"
+    assert copy is not None and copy["session_name"] == name and copy["user_id"] == original["user_id"]
+    assert len(session_runs(run.server, copies[0])) == run.runs_before[run.session_id()] > 0, run.describe()
+    assert fingerprint({sid: s for sid, s in run.after().items() if sid in run.before}) == fingerprint(run.before)
 
 
 def check_export(run: Run) -> None:
@@ -428,6 +443,7 @@ CHECKS: dict[str, Callable[[Run], None]] = {
     "export": check_export,
     "restore": check_restore,
     "chat": check_chat,
+    "fork": check_fork,
 }
 
 

@@ -436,7 +436,8 @@ CLEAR_STEP_FAULTS = {
     "recreate-after-server": lambda proxy, _sid: proxy.drop(forward=True, method="POST", path="/sessions"),
     "recreate-503": lambda proxy, _sid: proxy.fail(503, times=10, method="POST", path="/sessions"),
     "verify": lambda proxy, sid: proxy.drop(skip=1, method="GET", path=f"/sessions/{sid}"),
-    "verify-runs": lambda proxy, sid: proxy.cut(skip=1, times=10, method="GET", path=f"/sessions/{sid}/runs"),
+    "recheck-runs": lambda proxy, sid: proxy.cut(skip=1, times=10, method="GET", path=f"/sessions/{sid}/runs"),
+    "verify-runs": lambda proxy, sid: proxy.cut(skip=2, times=10, method="GET", path=f"/sessions/{sid}/runs"),
 }
 CLEAR_CASES = [
     pytest.param(session_type, step, id=f"{session_type}-{step}")
@@ -467,6 +468,9 @@ def test_clear_cut_at_any_step_leaves_the_session_or_a_backup_that_restores_it(
     backups = list(tmp_path.glob("agentos-backup-*.json"))
     if step == "export":
         assert backups == []
+        assert len(fetch_runs(agentos, session_id)) == 1
+    elif step == "recheck-runs":  # the check that the backup is current, before anything is deleted
+        assert len(backups) == 1 and str(backups[0]) in line and "nothing was deleted" in line
         assert len(fetch_runs(agentos, session_id)) == 1
     else:
         assert len(backups) == 1 and f"--restore {backups[0]}" in line

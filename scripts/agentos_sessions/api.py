@@ -5,7 +5,8 @@ retries, and the one place where transport and HTTP errors become `CliError`.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import httpx
@@ -17,6 +18,54 @@ if TYPE_CHECKING:
 
 RETRY_BASE_DELAY = 0.2
 RETRY_MAX_DELAY = 2.0
+# The most one answer (a page, a session's runs, a whole chat stream) may hold; more is refused,
+# so a wrong or hostile server cannot exhaust memory. A long session's runs are a few MB.
+MAX_ANSWER_BYTES = 128 * 1024 * 1024
+# How much of the server's own error text a message quotes.
+MAX_DETAIL_CHARS = 500
+GATEWAY_STATUSES = (502, 504)
+ACTED_HINT = "the server may have acted: check before repeating"
+
+
+class AnswerTooLarge(Exception):
+    """An answer grew past MAX_ANSWER_BYTES; raised while it is read."""
+
+
+class CappedStream(httpx.AsyncByteStream):
+    """A response body that stops with AnswerTooLarge once it passes `limit` bytes."""
+
+    def __init__(self, stream: httpx.AsyncByteStream, limit: int) -> None:
+        self.stream = stream
+        self.limit = limit
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        received = 0
+        async for chunk in self.stream:
+            received += len(chunk)
+            if received > self.limit:
+                raise AnswerTooLarge(self.limit)
+            yield chunk
+
+    async def aclose(self) -> None:
+        await self.stream.aclose()
+
+
+async def cap_answer(response: httpx.Response) -> None:
+    """httpx response hook, before the body is read: bound it (the client asks for no compression)."""
+    length = response.headers.get("content-length", "")
+    if length.isdigit() and int(length) > MAX_ANSWER_BYTES:
+        await response.aclose()
+        raise AnswerTooLarge(MAX_ANSWER_BYTES)
+    response.stream = CappedStream(response.stream, MAX_ANSWER_BYTES)  # type: ignore[arg-type]
+
+
+async def within(seconds: float, awaitable: Awaitable[Any]) -> Any:
+    """Await with a bound on the whole wait, not on each read: a trickling server times out too."""
+    try:
+        async with asyncio.timeout(seconds):
+            return await awaitable
+    except TimeoutError as error:
+        raise httpx.ReadTimeout(f"no complete answer within {seconds:g} s") from error
 
 
 # What the web framework under AgentOS answers for a path it has no route for; AgentOS's own
@@ -44,7 +93,7 @@ def server_detail(response: httpx.Response) -> str:
         return f"HTTP {response.status_code} {response.reason_phrase}"
     if isinstance(detail, list):
         detail = "; ".join(str(item.get("msg", item)) if isinstance(item, dict) else str(item) for item in detail)
-    return " ".join(str(detail).split())
+    return " ".join(str(detail)[:MAX_DETAIL_CHARS].split())
 
 
 def translate_error(error: Exception, base_url: str) -> CliError:
@@ -52,6 +101,12 @@ def translate_error(error: Exception, base_url: str) -> CliError:
     cause = getattr(error, "original_error", None) or error
     if isinstance(cause, httpx.HTTPStatusError):
         return translate_status(cause.response, base_url)
+    if isinstance(cause, AnswerTooLarge):
+        return CliError(
+            f"{base_url} sent an answer larger than {MAX_ANSWER_BYTES // 2**20} MiB; nothing more was read",
+            ExitCode.ERROR,
+            "check that --base-url points at AgentOS",
+        )
     if is_connection_error(cause):
         return CliError(
             f"cannot reach AgentOS at {base_url}",
@@ -110,11 +165,16 @@ def has_shape(document: Any, shape: type) -> bool:
     return isinstance(document, dict)
 
 
-def unsent_or_unknown(failure: CliError, error: BaseException, idempotent: bool) -> CliError:
-    """A write that reached the server may have taken effect: say so instead of 'just retry'."""
-    if idempotent or failure.exit_code != ExitCode.UNREACHABLE or is_connection_error(error):
+def unsent_or_unknown(failure: CliError, error: BaseException, idempotent: bool, hint: str = ACTED_HINT) -> CliError:
+    """A write that reached the server may have taken effect: say so instead of 'just retry'.
+
+    A 502 or 504 comes from a gateway: AgentOS behind it may have done the work all the same.
+    """
+    cause = getattr(error, "original_error", None) or error
+    behind_gateway = isinstance(cause, httpx.HTTPStatusError) and cause.response.status_code in GATEWAY_STATUSES
+    if idempotent or is_connection_error(error) or not (failure.exit_code == ExitCode.UNREACHABLE or behind_gateway):
         return failure
-    return CliError(failure.message, failure.exit_code, "the server may have acted: check before repeating")
+    return CliError(failure.message, failure.exit_code, hint)
 
 
 def is_transient(error: BaseException, idempotent: bool) -> bool:
@@ -186,9 +246,11 @@ class SessionsApi:
         if self._http is None:
             self._http = httpx.AsyncClient(
                 base_url=self.settings.base_url,
-                headers=self.settings.auth_headers(),
+                # Uncompressed answers, so the byte cap bounds what is held in memory.
+                headers={**self.settings.auth_headers(), "Accept-Encoding": "identity"},
                 timeout=self.settings.timeout,
                 limits=httpx.Limits(max_connections=self.max_connections),
+                event_hooks={"response": [cap_answer]},
             )
         return self._http
 
@@ -196,7 +258,11 @@ class SessionsApi:
     def client(self) -> AgentOSClient:
         if self._client is None:
             from agno.client import AgentOSClient
+            from agno.utils.http import set_default_async_client
 
+            silence_agno_logging()
+            # agno's calls go through the same client: the same byte cap and connection pool.
+            set_default_async_client(self.http)
             self._client = AgentOSClient(base_url=self.settings.base_url, timeout=self.settings.timeout)
         return self._client
 
@@ -204,7 +270,7 @@ class SessionsApi:
         """Run a call, retrying transient failures with bounded exponential backoff."""
         for attempt in range(self.settings.retries + 1):
             try:
-                return await call()
+                return await within(self.settings.timeout, call())
             except ValueError as error:  # JSON that does not parse, or not in AgentOS's schema
                 raise not_agentos(self.settings.base_url, what) from error
             except Exception as error:
@@ -249,3 +315,39 @@ class SessionsApi:
         bound = getattr(self.client, method)
         kwargs.setdefault("headers", self.settings.auth_headers())
         return await self.attempt(lambda: bound(**kwargs), idempotent=idempotent, what=method.replace("_", " "))
+
+    async def stream_events(self, path: str, form: dict[str, str]) -> AsyncIterator[dict[str, Any]]:
+        """POST a form and yield the JSON object of each server-sent event (AgentOS run streams)."""
+        async with self.http.stream("POST", path, data=form) as response:
+            if response.is_error:
+                await response.aread()  # the server's detail, for the error message
+                response.raise_for_status()
+            async for data in sse_data(response.aiter_lines()):
+                try:
+                    event = json.loads(data)
+                except (ValueError, RecursionError):
+                    event = None
+                if not isinstance(event, dict):
+                    raise not_agentos(self.settings.base_url, f"POST {path}")
+                yield event
+
+
+async def sse_data(lines: AsyncIterator[str]) -> AsyncIterator[str]:
+    """The data of each event in a text/event-stream, its `data:` lines joined."""
+    data: list[str] = []
+    async for line in lines:
+        if line.startswith("data:"):
+            data.append(line[5:].removeprefix(" "))
+        elif not line and data:
+            yield "\n".join(data)
+            data = []
+    if data:
+        yield "\n".join(data)
+
+
+def silence_agno_logging() -> None:
+    """agno logs to stdout, which carries only the result; its failures reach the CLI as exceptions."""
+    import logging
+
+    for name in ("agno", "agno-team", "agno-workflow"):
+        logging.getLogger(name).disabled = True

@@ -5,17 +5,26 @@ Each action returns a `Result`; none prints to stdout.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import json
+import os
+import secrets
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from .api import SessionsApi
+from .copying import FORKABLE_TYPES, fork_on_server, owner_path
 from .errors import CliError, ExitCode, usage_error
-from .model import EXPORT_FORMAT, SESSION_TYPES, Result, checked_id, now_iso
-from .request import Request
-from .selection import get_runs, get_session
+from .model import EXPORT_FORMAT, SESSION_TYPES, Result, checked_id, now_iso, strict_json
+from .request import Request, pin_single_session
+from .selection import LOOKUP_CONCURRENCY, get_runs, get_session, resolve, whole_document
+
+# How often --clear exports again when runs arrive while it backs a session up.
+RECHECKS = 3
+# The file --export writes for a set of sessions; one session keeps EXPORT_FORMAT.
+SET_EXPORT_FORMAT = "agentos-sessions-export/1"
 
 
 async def export_session(api: SessionsApi, session_id: str, user_id: str | None) -> dict[str, Any]:
@@ -26,15 +35,32 @@ async def export_session(api: SessionsApi, session_id: str, user_id: str | None)
     return {"format": EXPORT_FORMAT, "exported_at": now_iso(), "session": detail, "runs": runs}
 
 
-def write_document(document: dict[str, Any], path: Path) -> None:
-    """Write JSON to a file atomically: a crash leaves the old file or the new one."""
+def write_document(document: dict[str, Any], path: Path, exclusive: bool = False) -> None:
+    """Write JSON to a file atomically: a crash leaves the old file or the new one.
+
+    `exclusive` never replaces an existing file (a backup must not overwrite another backup).
+    """
     partial = path.with_name(f".{path.name}.partial")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        partial.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
-        partial.replace(path)
+        write_private(partial, json.dumps(document, indent=2, ensure_ascii=False) + "\n")
+        if exclusive:
+            os.link(partial, path)  # fails if the name exists, unlike a rename
+            partial.unlink()
+        else:
+            partial.replace(path)
+    except FileExistsError:
+        partial.unlink(missing_ok=True)
+        raise
     except OSError as error:
         usage_error(f"cannot write {path}: {error.strerror}", "choose a writable path; nothing was changed")
+
+
+def write_private(path: Path, text: str) -> None:
+    """Create the file afresh, readable by its owner only (0600) from the start: it holds whole conversations."""
+    path.unlink(missing_ok=True)
+    with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w", encoding="utf-8") as file:
+        file.write(text)
 
 
 def check_destination(path: Path, flag: str) -> None:
@@ -47,23 +73,58 @@ def check_destination(path: Path, flag: str) -> None:
 
 
 async def export_to_file(api: SessionsApi, request: Request) -> Result:
-    """Write the session and its runs to --export FILE, or stdout for '-'."""
-    if request.args.export != "-":
+    """Write the selected session(s) and their runs to --export FILE, or stdout for '-'."""
+    to_stdout = request.args.export == "-"
+    if not to_stdout:
         check_destination(Path(request.args.export), "--export")
-    document = await export_session(api, request.single_session_id(), request.args.user_id)
-    if request.args.export == "-":
-        return Result("document", document)
-    path = Path(request.args.export)
-    write_document(document, path)
-    summary = {"session_id": document["session"]["session_id"], "runs": len(document["runs"]), "path": str(path)}
-    return Result("exported", summary)
+    if request.selection.is_single():
+        request = await pin_single_session(api, request)
+        document = await export_session(api, request.single_session_id(), request.args.user_id)
+        summary = {"session_id": document["session"]["session_id"], "runs": len(document["runs"])}
+        missing: list[str] = []
+    else:
+        document, missing = await export_set(api, request)
+        summary = {"sessions": len(document["sessions"]), "runs": sum(len(e["runs"]) for e in document["sessions"])}
+    exit_code = ExitCode.NOT_FOUND if missing else ExitCode.OK
+    if to_stdout:
+        return Result("document", document, exit_code, missing_note(missing))
+    write_document(document, Path(request.args.export))
+    summary = {**summary, "path": request.args.export, **({"not_found": missing} if missing else {})}
+    return Result("exported", summary, exit_code, missing_note(missing))
+
+
+async def export_set(api: SessionsApi, request: Request) -> tuple[dict[str, Any], list[str]]:
+    """Every selected session with its runs, read concurrently (bounded), in one document."""
+    resolved = await resolve(api, request.selection, request.order(), request.progress)
+    gate = asyncio.Semaphore(LOOKUP_CONCURRENCY)
+
+    async def entry(session: dict[str, Any]) -> dict[str, Any]:
+        async with gate:
+            exported = await export_session(api, session["session_id"], request.args.user_id)
+        return {"session": exported["session"], "runs": exported["runs"]}
+
+    entries = await asyncio.gather(*(entry(session) for session in resolved.sessions))
+    document = {"format": SET_EXPORT_FORMAT, "exported_at": now_iso(), "sessions": list(entries)}
+    return document, resolved.missing
 
 
 def backup_path(request: Request, session_id: str) -> Path:
-    """Where --clear keeps its backup: --backup-dir, else the current directory."""
+    """A new, unique backup file name for a session: --backup-dir, else the current directory."""
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
-    name = f"agentos-backup-{session_id}-{stamp}.json"
+    name = f"agentos-backup-{session_id}-{stamp}-{secrets.token_hex(4)}.json"
     return Path(request.args.backup_dir) / name if request.args.backup_dir else Path(name)
+
+
+def write_backup(document: dict[str, Any], request: Request, session_id: str) -> Path:
+    """Write a backup under a name no other file has; never replace one."""
+    for _ in range(5):
+        path = backup_path(request, session_id)
+        try:
+            write_document(document, path, exclusive=True)
+            return path
+        except FileExistsError:
+            continue
+    raise CliError(f"could not find a free backup file name for '{session_id}'", ExitCode.ERROR, "try again")
 
 
 def recreate_body(session: dict[str, Any]) -> dict[str, Any]:
@@ -95,15 +156,68 @@ def differences(expected: dict[str, Any], actual: dict[str, Any]) -> list[str]:
     return [key for key in keys if (expected.get(key) or None) != (actual.get(key) or None)]
 
 
+def can_keep_copy(document: dict[str, Any]) -> bool:
+    """True for an agent or team session with runs: one AgentOS can fork."""
+    return document["session"]["session_type"] in FORKABLE_TYPES and bool(document["runs"])
+
+
+async def keep_copy(api: SessionsApi, document: dict[str, Any], backup: Path) -> dict[str, Any]:
+    """Fork the session on the server before it is cleared; note the copy's id in the backup."""
+    session = document["session"]
+    name = f"{session.get('session_name') or session['session_id']} (before clear)"
+    copy = await fork_on_server(api, session, len(document["runs"]), name)
+    kept = {**document, "copy_session_id": copy["session_id"]}
+    write_document(kept, backup)
+    return kept
+
+
 async def clear_session(api: SessionsApi, request: Request) -> Result:
-    """Remove a session's runs, keeping its id, name, type, owner, state and metadata."""
+    """Remove the runs of the selected sessions, keeping each one's id, name, type, owner, state and metadata."""
+    if request.selection.is_single():
+        return await clear_one(api, await pin_single_session(api, request))
+    return await clear_set(api, request)
+
+
+async def backed_up(api: SessionsApi, request: Request, session_id: str) -> tuple[dict[str, Any], Path]:
+    """Export the session to a new backup file; export again while runs keep changing under us."""
+    document = await export_session(api, session_id, request.args.user_id)
+    backup = write_backup(document, request, session_id)
+    for _ in range(RECHECKS):
+        try:
+            runs = await get_runs(api, session_id, request.user_params())
+            if run_ids(runs) == run_ids(document["runs"]):
+                return document, backup
+            document = await export_session(api, session_id, request.args.user_id)
+        except CliError as error:
+            message = f"clearing '{session_id}' stopped, nothing was deleted: {error.message}"
+            raise CliError(message, error.exit_code, f"the session is unchanged; its backup is {backup}") from error
+        write_document(document, backup)
+    raise CliError(
+        f"runs of '{session_id}' kept changing while it was backed up; nothing was cleared",
+        ExitCode.ERROR,
+        f"the latest backup is {backup}; clear it when no conversation is running",
+    )
+
+
+def run_ids(runs: list[dict[str, Any]]) -> list[Any]:
+    return [run.get("run_id") for run in runs]
+
+
+async def clear_one(api: SessionsApi, request: Request) -> Result:
+    """Clear one session: back it up, check the backup is current, delete, re-create, verify."""
     session_id = request.single_session_id()
     request.confirm(f"clear all runs of session '{session_id}'")
-    backup = backup_path(request, session_id)
-    check_destination(backup, "--backup-dir")
-    document = await export_session(api, session_id, request.args.user_id)
-    write_document(document, backup)
-    restore_hint = f"the backup is safe: re-create the session with --restore {backup}"
+    check_destination(backup_path(request, session_id), "--backup-dir")
+    if request.args.dry_run:
+        return Result("clear_preview", whole_document([await with_run_count(api, request, session_id)]))
+    document, backup = await backed_up(api, request, session_id)
+    if request.args.keep_copy and not can_keep_copy(document):
+        backup.unlink(missing_ok=True)  # nothing is cleared, so no backup is left behind
+        owner_path(document["session"], "fork", FORKABLE_TYPES)  # a workflow session is refused: exit 2
+        return Result("nothing_to_clear", {**document["session"], "run_count": 0, "runs_removed": 0})
+    if request.args.keep_copy:
+        document = await keep_copy(api, document, backup)
+    restore_hint = f"the backup {backup} holds the runs; if the session is gone, re-create it with --restore {backup}"
     try:
         await api.call_client("delete_session", idempotent=True, session_id=session_id, **request.scope_kwargs())
         await recreate_session(api, document["session"])
@@ -111,43 +225,145 @@ async def clear_session(api: SessionsApi, request: Request) -> Result:
         runs = await get_runs(api, session_id, request.user_params())
     except CliError as error:
         raise CliError(f"clearing '{session_id}' failed: {error.message}", error.exit_code, restore_hint) from error
+    except asyncio.CancelledError:  # Ctrl-C: the session may be gone, so name the backup
+        raise CliError(f"clearing '{session_id}' was interrupted", ExitCode.INTERRUPTED, restore_hint) from None
     changed = differences(document["session"], after)
     if changed or runs:
         raise CliError(
             f"'{session_id}' was re-created but differs in {changed or 'runs'}", ExitCode.ERROR, restore_hint
         )
     cleared = {**after, "run_count": 0, "runs_removed": len(document["runs"]), "backup": str(backup)}
-    return Result("cleared", cleared)
+    copy = {"copy_session_id": document["copy_session_id"]} if "copy_session_id" in document else {}
+    return Result("cleared", {**cleared, **copy})
+
+
+async def with_run_count(api: SessionsApi, request: Request, session_id: str) -> dict[str, Any]:
+    """A session with its number of runs, for a dry run."""
+    session, runs = await asyncio.gather(
+        get_session(api, session_id, request.args.user_id), get_runs(api, session_id, request.user_params())
+    )
+    return {**session, "run_count": len(runs)}
+
+
+async def clear_set(api: SessionsApi, request: Request) -> Result:
+    """Clear every selected session in turn; cut short, say which were cleared and where their backups are."""
+    resolved = await resolve(api, request.selection, None, request.progress)
+    sessions, missing = resolved.sessions, resolved.missing
+    if request.args.dry_run:
+        counted = [await with_run_count(api, request, s["session_id"]) for s in sessions]
+        return Result("clear_preview", whole_document(counted), note=missing_note(missing))
+    if not request.chosen_by_ids(sessions):
+        request.confirm_set(len(sessions))
+    request.confirm(f"clear all runs of {len(sessions)} session(s)")
+    cleared: list[str] = []
+    backups: list[str] = []
+    for index, session in enumerate(sessions):
+        try:
+            result = await clear_one(api, confirmed(request.pinned(session["session_id"])))
+        except CliError as error:
+            raise clear_report(error, cleared, backups, sessions[index:]) from error
+        if result.kind == "cleared":
+            cleared.append(session["session_id"])
+            backups.append(result.data["backup"])
+    outcome = {"cleared": cleared, "backups": backups, "not_found": missing}
+    return Result("cleared_set", outcome, ExitCode.NOT_FOUND if missing else ExitCode.OK, missing_note(missing))
+
+
+def confirmed(request: Request) -> Request:
+    """The request with its confirmation already given (asked once for the whole set)."""
+    return request._replace(args=argparse.Namespace(**{**vars(request.args), "yes": True}))
+
+
+def clear_report(error: CliError, cleared: list[str], backups: list[str], left: list[dict[str, Any]]) -> CliError:
+    """One line for a set clear cut short: cleared (with backups), the one that failed, and not started."""
+    failed, rest = left[0]["session_id"], [s["session_id"] for s in left[1:]]
+    done = ", ".join(f"{sid} (backup {path})" for sid, path in zip(cleared, backups, strict=True)) or "none"
+    message = (
+        f"clearing stopped at '{failed}': {error.message}; cleared: {done}; not cleared: {', '.join(rest) or 'none'}"
+    )
+    return CliError(message, error.exit_code, error.hint)
+
+
+def missing_note(missing: list[str]) -> str:
+    """The stderr line for ids or names that chose no session."""
+    return f"not found (nothing changed for them): {', '.join(missing)}" if missing else ""
 
 
 def read_backup(path_text: str) -> dict[str, Any]:
     """Load and check an export or backup file."""
     path = Path(path_text)
     try:
-        document = json.loads(path.read_text(encoding="utf-8"))
+        document = strict_json(path.read_text(encoding="utf-8"))
     except OSError as error:
         usage_error(f"cannot read {path}: {error.strerror}", "give the path that --export or --clear printed")
-    except (ValueError, RecursionError):
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
         usage_error(f"{path} is not JSON text", "give a file written by --export or --clear")
-    session = document.get("session") if isinstance(document, dict) else None
-    if (
-        not isinstance(document, dict)
-        or document.get("format") != EXPORT_FORMAT
-        or not isinstance(session, dict)
-        or not isinstance(document.get("runs"), list)
-    ):
+    except ValueError as error:  # NaN, Infinity, a number too large
+        usage_error(f"{path} holds a value AgentOS cannot store: {error}", "fix or remove that value in the file")
+    if isinstance(document, dict) and document.get("format") == SET_EXPORT_FORMAT:
+        entries = document.get("sessions")
+        if not isinstance(entries, list) or not entries:
+            usage_error(f"{path} holds no sessions", "give a file written by --export")
+        for entry in entries:
+            checked_entry(path, entry)
+        return document
+    if not isinstance(document, dict) or document.get("format") != EXPORT_FORMAT:
+        usage_error(f"{path} is not a session export", "give a file written by --export or --clear")
+    checked_entry(path, document)
+    return document
+
+
+def checked_entry(path: Path, entry: Any) -> None:
+    """Refuse an export entry that lacks a session of a known type with a usable id, or its runs."""
+    session = entry.get("session") if isinstance(entry, dict) else None
+    if not isinstance(session, dict) or not isinstance(entry.get("runs"), list):
         usage_error(f"{path} is not a session export", "give a file written by --export or --clear")
     if session.get("session_type") not in SESSION_TYPES:
         usage_error(f"{path} names no session type", f"session_type must be one of {', '.join(SESSION_TYPES)}")
     session_id = session.get("session_id")
     checked_id(session_id if isinstance(session_id, str) else "", "the backup's session_id")
-    return document
 
 
 async def restore_session(api: SessionsApi, request: Request) -> Result:
-    """Re-create a session row from an export or backup file (past runs cannot be re-inserted)."""
+    """Re-create the session(s) of an export or backup file and check them (past runs cannot be re-inserted)."""
     document = read_backup(request.args.restore)
-    session = document["session"]
+    if document.get("format") != SET_EXPORT_FORMAT:
+        session = await restore_one(api, document)
+        return Result("session", {**session, "run_count": 0, "runs_not_restored": len(document["runs"])})
+    restored, conflict = [], []
+    for entry in document["sessions"]:
+        try:
+            await restore_one(api, entry)
+        except CliError as error:
+            if error.exit_code != ExitCode.CONFLICT:
+                raise restore_report(error, restored, conflict, entry) from error
+            conflict.append(entry["session"]["session_id"])
+            continue
+        restored.append(entry["session"]["session_id"])
+    note = f"already exist, not restored: {', '.join(conflict)}" if conflict else ""
+    outcome = {"restored": restored, "conflict": conflict}
+    return Result("restored", outcome, ExitCode.CONFLICT if conflict else ExitCode.OK, note)
+
+
+async def restore_one(api: SessionsApi, entry: dict[str, Any]) -> dict[str, Any]:
+    """Re-create one session and check that AgentOS kept its name, state, metadata, user and owner."""
+    session = entry["session"]
     await recreate_session(api, session)
     restored = await get_session(api, session["session_id"], session.get("user_id"))
-    return Result("session", {**restored, "run_count": 0, "runs_not_restored": len(document["runs"])})
+    changed = differences(session, restored)
+    if changed:
+        raise CliError(
+            f"'{session['session_id']}' was re-created but differs from the file in {', '.join(changed)}",
+            ExitCode.ERROR,
+            "check the file: its session_type must match its agent_id/team_id/workflow_id",
+        )
+    return restored
+
+
+def restore_report(error: CliError, restored: list[str], conflict: list[str], failed: dict[str, Any]) -> CliError:
+    """One line for a multi-session restore cut short."""
+    message = (
+        f"restoring stopped at '{failed['session']['session_id']}': {error.message}; "
+        f"restored: {', '.join(restored) or 'none'}; already existed: {', '.join(conflict) or 'none'}"
+    )
+    return CliError(message, error.exit_code, "run the same command again: restored sessions then count as conflicts")

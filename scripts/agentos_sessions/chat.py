@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any, NamedTuple
 
-from .api import SessionsApi, is_connection_error, retry_delay, translate_error
+from .api import SessionsApi, is_connection_error, retry_delay, translate_error, unsent_or_unknown, within
 from .errors import CliError, ExitCode, usage_error
-from .model import Result, component_of
+from .model import Result, checked_id, component_of
 from .request import Request
 from .selection import find_session
 
@@ -42,19 +42,20 @@ class ChatReply:
     def content(self) -> str:
         return self.final if self.final is not None else "".join(self.chunks)
 
-    def take(self, event: Any, prefix: str, on_chunk: Callable[[str], None] | None) -> None:
-        """Record one streamed event of the top-level run."""
-        name = getattr(event, "event", "")
-        if name == f"{prefix}Content" and isinstance(event.content, str):
-            self.run_id = self.run_id or event.run_id
-            self.chunks.append(event.content)
+    def take(self, event: dict[str, Any], prefix: str, on_chunk: Callable[[str], None] | None) -> None:
+        """Record one streamed event of the top-level run (member and unknown events are skipped)."""
+        name, content = event.get("event"), event.get("content")
+        run_id = event["run_id"] if isinstance(event.get("run_id"), str) else None
+        if name == f"{prefix}Content" and isinstance(content, str):
+            self.run_id = self.run_id or run_id
+            self.chunks.append(content)
             if on_chunk:
-                on_chunk(event.content)
+                on_chunk(content)
         elif name == f"{prefix}Completed":
-            self.run_id, self.completed = event.run_id or self.run_id, True
-            self.final = event.content if isinstance(event.content, str) else None
+            self.run_id, self.completed = run_id or self.run_id, True
+            self.final = content if isinstance(content, str) else None
         elif name == f"{prefix}Error":
-            self.error = str(event.content)
+            self.error = str(content)
 
     def document(self) -> dict[str, Any]:
         return {"session_id": self.session_id, "run_id": self.run_id, "content": self.content}
@@ -72,6 +73,7 @@ async def chat_target(api: SessionsApi, request: Request) -> ChatTarget:
             usage_error(f"session '{session_id}' has no agent or team to chat with", "chat in an agent or team session")
         if given and given != owner:
             usage_error(f"session '{session_id}' belongs to '{owner}', not '{given}'", "drop --agent-id/--team-id")
+        checked_id(owner, f"the {session['session_type']} id of session '{session_id}'")  # it goes into the URL
         # AgentOS refuses a run into a session without its owner's user_id.
         return ChatTarget(session["session_type"], owner, session_id, args.user_id or session.get("user_id"), False)
     if not given:
@@ -80,39 +82,51 @@ async def chat_target(api: SessionsApi, request: Request) -> ChatTarget:
     return ChatTarget(kind, given, session_id or str(uuid.uuid4()), args.user_id, True)
 
 
-def open_run_stream(api: SessionsApi, target: ChatTarget, message: str) -> Any:
-    """Start a streamed agent or team run through AgentOSClient."""
-    team = target.kind == "team"
-    return getattr(api.client, "run_team_stream" if team else "run_agent_stream")(
-        **{"team_id" if team else "agent_id": target.component_id},
-        message=message,
-        session_id=target.session_id,
-        user_id=target.user_id,
-        headers=api.settings.auth_headers(),
-    )
+def open_run_stream(api: SessionsApi, target: ChatTarget, message: str) -> AsyncIterator[dict[str, Any]]:
+    """Start a streamed agent or team run: POST /agents/{id}/runs (or /teams/...) with form data."""
+    route = "teams" if target.kind == "team" else "agents"
+    form = {"message": message, "stream": "true", "session_id": target.session_id}
+    if target.user_id:
+        form["user_id"] = target.user_id
+    return api.stream_events(f"/{route}/{target.component_id}/runs", form)
 
 
-def broken_stream(error: Exception, reply: ChatReply, base_url: str) -> CliError:
+def sent_hint(target: ChatTarget) -> str:
+    """What to do when the message may have been run."""
+    return f"the message may have been run: check --session-id {target.session_id} --show-runs before sending it again"
+
+
+def broken_stream(error: Exception, reply: ChatReply, target: ChatTarget, base_url: str) -> CliError:
     """The error for a run whose stream failed, with what had arrived."""
-    failure = translate_error(error, base_url)
+    failure = error if isinstance(error, CliError) else translate_error(error, base_url)
+    failure = unsent_or_unknown(failure, error, idempotent=False, hint=sent_hint(target))
     if not reply.content:
         return failure
     message = f"the reply stream broke: {failure.message}; received so far: {reply.content!r}"
-    return CliError(message, failure.exit_code, "check --show-runs before sending the message again")
+    return CliError(message, failure.exit_code, sent_hint(target))
+
+
+async def receive(api: SessionsApi, target: ChatTarget, request: Request, reply: ChatReply) -> None:
+    """Read the run's events into the reply; each wait for the next event is bounded by --timeout."""
+    prefix = "TeamRun" if target.kind == "team" else "Run"
+    events = open_run_stream(api, target, request.args.chat)
+    try:
+        while (event := await within(api.settings.timeout, anext(events, None))) is not None:
+            reply.take(event, prefix, request.on_chunk)
+    finally:
+        await events.aclose()
 
 
 async def stream_reply(api: SessionsApi, target: ChatTarget, request: Request) -> ChatReply:
     """Run the message once; retry only when it never reached the server."""
-    prefix = "TeamRun" if target.kind == "team" else "Run"
     for attempt in range(api.settings.retries + 1):
         reply = ChatReply(target.session_id)
         try:
-            async for event in open_run_stream(api, target, request.args.chat):
-                reply.take(event, prefix, request.on_chunk)
+            await receive(api, target, request, reply)
             return reply
         except Exception as error:
             if reply.chunks or attempt == api.settings.retries or not is_connection_error(error):
-                raise broken_stream(error, reply, api.settings.base_url) from error
+                raise broken_stream(error, reply, target, api.settings.base_url) from error
             await asyncio.sleep(retry_delay(attempt))
     raise AssertionError("unreachable")
 
@@ -125,7 +139,7 @@ async def chat(api: SessionsApi, request: Request) -> Result:
         raise CliError(f"the run failed on the server: {reply.error}", ExitCode.ERROR, "see the server's log")
     if not reply.completed:
         raise CliError(
-            f"the reply stream ended early; received: {reply.content!r}", ExitCode.UNREACHABLE, "send the message again"
+            f"the reply stream ended early; received: {reply.content!r}", ExitCode.UNREACHABLE, sent_hint(target)
         )
     note = f"started session {target.session_id}" if target.new_session else ""
     return Result("chat", reply.document(), note=note)

@@ -7,6 +7,7 @@ AgentOS or draws tables is imported once a command has been parsed.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import re
@@ -17,13 +18,17 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from urllib.parse import urlsplit
 
 from .errors import CliError, ExitCode, usage_error
-from .model import SESSION_TYPES, Result
+from .model import MAX_UNIX_SECONDS, SESSION_TYPES, Result, printable, redact_url, redact_urls, strict_json
 
 if TYPE_CHECKING:
     from .api import SessionsApi, Settings
+    from .filters import Selection
     from .request import Request
 
 DEFAULT_BASE_URL = "http://localhost:7777"
+# What --help calls the program: the skill's script, or the command pyproject.toml installs.
+SCRIPT_NAME = "manage_sessions.py"
+COMMAND_NAME = "agentos-sessions"
 # The sessions table's columns: AgentOS sorts by these and silently ignores anything else.
 SORT_FIELDS = (
     "created_at",
@@ -37,7 +42,10 @@ SORT_FIELDS = (
 )
 RUN_STATUSES = ("CANCELLED", "COMPLETED", "ERROR", "PAUSED", "PENDING", "REGENERATED", "RUNNING")
 MAX_JSON_ARGUMENT = 1_000_000
-MAX_UNIX_SECONDS = 253_402_300_799  # 9999-12-31T23:59:59Z
+# Bounds that keep --limit and --page within what AgentOS's databases can page through.
+MAX_PAGE_SIZE = 10_000
+MAX_PAGE_NUMBER = 1_000_000_000
+INTERRUPTED_HINT = "check the session before repeating a change"
 # How each action is asked for on the command line, for messages.
 ACTION_FLAGS = {
     "list": "listing (no action flag)",
@@ -46,15 +54,32 @@ ACTION_FLAGS = {
     "inspect": "--session-id alone",
 }
 # Flags that only mean something for some actions; elsewhere they are refused, not ignored.
+# Actions that take a set of sessions, and those that act on one but let filters narrow it.
+SET_ACTIONS = ("list", "delete", "update", "clear", "export")
+NARROWED = (*SET_ACTIONS, "inspect", "runs", "run", "rename", "fork", "compact")
+EVERY_ACTION_BUT_RESTORE = (*NARROWED, "create", "chat")
+# Flags that only mean something for some actions; elsewhere they are refused, not ignored.
 FLAG_ACTIONS = {
     "limit": ("list",),
     "page": ("list",),
     "sort_by": ("list",),
     "sort_order": ("list",),
-    "all": ("list", "delete"),
-    "type": ("list", "delete"),
-    "before": ("list", "delete"),
-    "name": ("list", "delete", "create"),
+    "all": SET_ACTIONS,
+    "session_id": EVERY_ACTION_BUT_RESTORE,
+    "session_name": (*NARROWED, "chat"),
+    "agent_id": EVERY_ACTION_BUT_RESTORE,
+    "team_id": EVERY_ACTION_BUT_RESTORE,
+    "workflow_id": EVERY_ACTION_BUT_RESTORE,
+    "user_id": EVERY_ACTION_BUT_RESTORE,
+    "type": NARROWED,
+    "before": NARROWED,
+    "after": NARROWED,
+    "updated_before": NARROWED,
+    "updated_after": NARROWED,
+    "min_runs": NARROWED,
+    "max_runs": NARROWED,
+    "search": NARROWED,
+    "name": (*NARROWED, "create"),
     "status": ("runs",),
     "since": ("runs",),
     "until": ("runs",),
@@ -62,10 +87,13 @@ FLAG_ACTIONS = {
     "metadata": ("create", "update"),
     "summary": ("update",),
     "replace": ("update",),
-    "dry_run": ("delete",),
-    "yes": ("delete", "clear"),
+    "dry_run": ("delete", "update", "clear"),
+    "yes": ("delete", "update", "clear"),
     "backup_dir": ("clear",),
+    "keep_copy": ("clear",),
 }
+# Actions on exactly one session, named by --session-id or --session-name.
+ONE_SESSION_ACTIONS = ("rename", "runs", "run", "inspect", "fork", "compact")
 # Each action's function, as "module.function" in this package; modules load only when run.
 ACTIONS = {
     "list": "sessions.list_sessions",
@@ -74,12 +102,14 @@ ACTIONS = {
     "run": "sessions.show_run",
     "create": "sessions.create_session",
     "rename": "sessions.rename_session",
-    "update": "sessions.update_session",
+    "update": "updates.update_session",
     "delete": "deletion.delete_sessions",
     "clear": "backup.clear_session",
     "export": "backup.export_to_file",
     "restore": "backup.restore_session",
     "chat": "chat.chat",
+    "fork": "forking.fork_session",
+    "compact": "forking.compact_session",
 }
 
 Action = Callable[["SessionsApi", "Request"], Awaitable[Result]]
@@ -102,6 +132,27 @@ def positive_int(text: str) -> int:
     if not text.strip().isdigit() or int(text) < 1:
         raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {text!r}")
     return int(text)
+
+
+def page_size(text: str) -> int:
+    """An argparse type: a page size from 1 to MAX_PAGE_SIZE."""
+    if len(text.strip()) > 12 or positive_int(text) > MAX_PAGE_SIZE:
+        raise argparse.ArgumentTypeError(f"expected at most {MAX_PAGE_SIZE} sessions per page, got {text[:20]!r}")
+    return int(text)
+
+
+def page_number(text: str) -> int:
+    """An argparse type: a page number from 1 to MAX_PAGE_NUMBER."""
+    if len(text.strip()) > 12 or positive_int(text) > MAX_PAGE_NUMBER:
+        raise argparse.ArgumentTypeError(f"expected a page number of at most {MAX_PAGE_NUMBER}, got {text[:20]!r}")
+    return int(text)
+
+
+def message_text(text: str) -> str:
+    """An argparse type: a chat message with something in it."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("the message is empty")
+    return text
 
 
 def non_negative_int(text: str) -> int:
@@ -137,32 +188,24 @@ def sort_field(text: str) -> str:
 
 
 def point_in_time(text: str) -> int:
-    """An argparse type: ISO 8601 date-time (UTC unless it says) or Unix seconds."""
-    if re.fullmatch(r"\d+(\.\d+)?", text.strip()):
-        seconds = float(text)
+    """An argparse type: ISO 8601 (YYYYMMDD is a date; UTC unless it says), or Unix seconds of 10+ digits."""
+    value = text.strip()
+    if re.fullmatch(r"\d{10,}(\.\d+)?", value):
+        seconds = float(value)
         if seconds > MAX_UNIX_SECONDS:
-            raise argparse.ArgumentTypeError(f"{text[:20]!r}... is too far in the future to be a date")
+            raise argparse.ArgumentTypeError(f"{value[:20]!r}... is too far in the future to be a date")
         return int(seconds)
-    try:
-        moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
-    except ValueError:
+    if re.fullmatch(r"\d+(\.\d+)?", value) and not re.fullmatch(r"\d{8}", value):
         raise argparse.ArgumentTypeError(
-            f"cannot read {text!r} as a date; use ISO 8601 (2026-11-28T14:00:00Z) or Unix seconds"
+            f"{value[:20]!r} is ambiguous; write a date as 2026-01-31 or 20260131, Unix seconds with 10 or more digits"
+        )
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        return int((moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp())
+    except (ValueError, OverflowError):
+        raise argparse.ArgumentTypeError(
+            f"cannot read {text!r} as a date; use ISO 8601 (2026-11-28T14:00:00Z, 20261128) or Unix seconds"
         ) from None
-    return int((moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp())
-
-
-def refuse_constant(name: str) -> float:
-    """json.loads hook: NaN and Infinity are not JSON and AgentOS cannot store them."""
-    raise argparse.ArgumentTypeError(f"invalid JSON ({name} is not a JSON number)")
-
-
-def finite_float(text: str) -> float:
-    """json.loads hook: a number too large for a float is refused, not turned into infinity."""
-    value = float(text)
-    if value in (float("inf"), float("-inf")):
-        raise argparse.ArgumentTypeError(f"invalid JSON (number {text[:20]} is too large)")
-    return value
 
 
 def json_object(text: str) -> dict[str, Any]:
@@ -170,9 +213,11 @@ def json_object(text: str) -> dict[str, Any]:
     if len(text) > MAX_JSON_ARGUMENT:
         raise argparse.ArgumentTypeError(f"JSON argument is larger than {MAX_JSON_ARGUMENT} characters")
     try:
-        value = json.loads(text, parse_constant=refuse_constant, parse_float=finite_float)
+        value = strict_json(text)
     except json.JSONDecodeError as error:
         raise argparse.ArgumentTypeError(f"invalid JSON ({error.msg} at position {error.pos})") from None
+    except ValueError as error:  # NaN, Infinity, a number too large
+        raise argparse.ArgumentTypeError(f"invalid JSON ({error})") from None
     except RecursionError:
         raise argparse.ArgumentTypeError("invalid JSON (nested too deeply)") from None
     if not isinstance(value, dict):
@@ -194,6 +239,8 @@ examples:
   %(prog)s --session-id abc-123 --delete
   %(prog)s --delete --user-id bob --before 2026-01-01 --dry-run  what a bulk delete would remove
   %(prog)s --session-id abc-123 --clear --yes                    drop the runs, keep the session
+  %(prog)s --session-id abc-123 --fork --name "Plan B"           copy the session with its runs
+  %(prog)s --session-id abc-123 --compact                        fold old history into a summary
   %(prog)s --session-id abc-123 --export backup.json
   %(prog)s --restore backup.json
   %(prog)s --agent-id assistant --chat "My name is Alice."
@@ -201,7 +248,11 @@ examples:
 exit codes:
   0 ok   1 server error or unexpected   2 bad usage or input (nothing sent)   3 not found
   4 authentication/authorization refused   5 server unreachable or timed out   6 conflict
-  130 interrupted
+  130 interrupted   141 stdout closed before the result was written (the action itself ran)
+
+dates (DATE):
+  ISO 8601: 2026-11-28, 20261128, 2026-11-28T14:00:00Z (UTC unless it says); or Unix seconds
+  (10 or more digits). Other all-digit values are ambiguous and refused.
 
 environment:
   AGENTOS_URL            default for --base-url
@@ -209,11 +260,11 @@ environment:
 """
 
 
-def build_parser() -> Parser:
+def build_parser(prog: str = SCRIPT_NAME) -> Parser:
     """The command line; no side effects."""
     parser = Parser(
-        prog="manage_sessions.py",
-        description="List, inspect, create, rename, update, clear, export and delete AgentOS sessions.",
+        prog=prog,
+        description="List, inspect, create, rename, update, fork, compact, clear, export and delete AgentOS sessions.",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
         allow_abbrev=False,
@@ -221,7 +272,12 @@ def build_parser() -> Parser:
     connection = parser.add_argument_group("connection")
     connection.add_argument("--base-url", help=f"AgentOS URL (default $AGENTOS_URL or {DEFAULT_BASE_URL})")
     connection.add_argument("--security-key", help="bearer key (default $AGENTOS_SECURITY_KEY, else $OS_SECURITY_KEY)")
-    connection.add_argument("--timeout", type=positive_seconds, default=30.0, help="seconds per request (default 30)")
+    connection.add_argument(
+        "--timeout",
+        type=positive_seconds,
+        default=30.0,
+        help="seconds a whole request, or a wait between chat events, may take (default 30)",
+    )
     connection.add_argument("--retries", type=non_negative_int, default=2, help="retries of safe requests (default 2)")
     connection.add_argument("--db-id", help="database id, for an AgentOS with several databases")
     connection.add_argument("--table", help="sessions table name (needs --db-id)")
@@ -234,28 +290,51 @@ def build_parser() -> Parser:
     actions.add_argument("--show-runs", action="store_true", help="list the runs of --session-id")
     actions.add_argument("--create", action="store_true", help="create a session (--agent-id/--team-id/--workflow-id)")
     actions.add_argument("--rename", metavar="NAME", help="rename --session-id")
-    actions.add_argument("--update", action="store_true", help="update --state/--metadata/--summary of --session-id")
-    actions.add_argument("--delete", action="store_true", help="delete --session-id(s), or every session matching")
-    actions.add_argument("--clear", action="store_true", help="remove all runs of --session-id, keep the session")
-    actions.add_argument("--export", metavar="FILE", help="write --session-id and its runs as JSON ('-' = stdout)")
+    actions.add_argument(
+        "--update", action="store_true", help="update --state/--metadata/--summary of the selected sessions"
+    )
+    actions.add_argument("--delete", action="store_true", help="delete the selected sessions")
+    actions.add_argument(
+        "--clear", action="store_true", help="remove all runs of the selected sessions, keep the sessions"
+    )
+    actions.add_argument(
+        "--export", metavar="FILE", help="write the selected sessions and their runs as JSON ('-' = stdout)"
+    )
     actions.add_argument("--restore", metavar="FILE", help="re-create a session from an --export/--clear file")
-    actions.add_argument("--chat", metavar="MESSAGE", help="send MESSAGE to the session's agent or team")
+    actions.add_argument(
+        "--chat", type=message_text, metavar="MESSAGE", help="send MESSAGE to the session's agent or team"
+    )
+    actions.add_argument("--fork", action="store_true", help="copy --session-id, runs included, to a new session")
+    actions.add_argument("--compact", action="store_true", help="fold the older history of --session-id into a summary")
 
     selection = parser.add_argument_group("selection")
-    selection.add_argument("--session-id", action="append", metavar="ID", help="a session (repeat with --delete)")
+    selection.add_argument("--session-id", action="append", metavar="ID", help="this session (repeatable)")
+    selection.add_argument(
+        "--session-name", action="append", metavar="NAME", help="the sessions named exactly NAME (repeatable)"
+    )
     selection.add_argument("--run-id", metavar="RUN", help="show one run of --session-id")
     selection.add_argument("--agent-id", help="filter by, or create for, this agent")
     selection.add_argument("--team-id", help="filter by, or create for, this team")
     selection.add_argument("--workflow-id", help="filter by, or create for, this workflow")
     selection.add_argument("--user-id", help="filter by, or create for, this user (exact)")
     selection.add_argument("--type", choices=SESSION_TYPES, help="only sessions of this type")
-    selection.add_argument("--name", help="name: a filter (case-insensitive part), or the name given by --create")
+    selection.add_argument("--name", help="name contains TEXT (any case); with --create/--fork: the new name")
     selection.add_argument("--before", type=point_in_time, metavar="DATE", help="only sessions created before DATE")
+    selection.add_argument("--after", type=point_in_time, metavar="DATE", help="only sessions created at or after DATE")
+    selection.add_argument(
+        "--updated-before", type=point_in_time, metavar="DATE", help="only sessions last updated before DATE"
+    )
+    selection.add_argument(
+        "--updated-after", type=point_in_time, metavar="DATE", help="only sessions last updated at or after DATE"
+    )
+    selection.add_argument("--min-runs", type=non_negative_int, metavar="N", help="only sessions with at least N runs")
+    selection.add_argument("--max-runs", type=non_negative_int, metavar="N", help="only sessions with at most N runs")
+    selection.add_argument("--search", metavar="TEXT", help="only sessions where a run's input or output contains TEXT")
 
     listing = parser.add_argument_group("listing")
-    listing.add_argument("--limit", type=positive_int, help="sessions per page (default 20)")
-    listing.add_argument("--page", type=positive_int, help="page number, from 1 (default 1)")
-    listing.add_argument("--all", action="store_true", help="every page; with --delete, allow an unfiltered delete")
+    listing.add_argument("--limit", type=page_size, help="sessions per page (default 20)")
+    listing.add_argument("--page", type=page_number, help="page number, from 1 (default 1)")
+    listing.add_argument("--all", action="store_true", help="every page; with a write and no filter: every session")
     listing.add_argument("--sort-by", type=sort_field, help=f"one of {', '.join(SORT_FIELDS)} (default created_at)")
     listing.add_argument("--sort-order", choices=("asc", "desc"), help="default desc (newest first)")
 
@@ -271,9 +350,12 @@ def build_parser() -> Parser:
     values.add_argument("--replace", action="store_true", help="with --update: replace state/metadata, do not merge")
 
     safety = parser.add_argument_group("safety")
-    safety.add_argument("--yes", action="store_true", help="confirm a bulk --delete or a --clear")
-    safety.add_argument("--dry-run", action="store_true", help="with --delete: show what would go, delete nothing")
+    safety.add_argument("--yes", action="store_true", help="confirm a write chosen by filters, or a --clear")
+    safety.add_argument(
+        "--dry-run", action="store_true", help="with --delete/--update/--clear: show what would change, change nothing"
+    )
     safety.add_argument("--backup-dir", metavar="DIR", help="where --clear writes its backup (default: current dir)")
+    safety.add_argument("--keep-copy", action="store_true", help="with --clear: first fork the session on the server")
     return parser
 
 
@@ -288,6 +370,8 @@ def choose_action(args: argparse.Namespace) -> str:
         "export": args.export is not None,
         "restore": args.restore is not None,
         "chat": args.chat is not None,
+        "fork": args.fork,
+        "compact": args.compact,
         "runs": args.show_runs,
     }
     chosen = next((name for name, on in flagged.items() if on), None)
@@ -297,7 +381,8 @@ def choose_action(args: argparse.Namespace) -> str:
         return "run"
     if chosen:
         return chosen
-    return "inspect" if args.session_id else "list"
+    named = len(args.session_id or []) + len(args.session_name or [])
+    return "inspect" if named == 1 else "list"
 
 
 def resolve_settings(args: argparse.Namespace) -> Settings:
@@ -338,8 +423,29 @@ def check_base_url(base_url: str) -> None:
         or parts.query
         or parts.fragment
         or "@" in parts.netloc
+        or not is_utf8(base_url)
     ):
-        usage_error(f"--base-url {base_url[:80]!r} is not an http(s) URL", "e.g. --base-url http://localhost:7777")
+        # Credentials and tokens in a refused URL are not echoed.
+        shown = redact_url(base_url)[:80]
+        usage_error(f"--base-url {shown!r} is not an http(s) URL", "e.g. --base-url http://localhost:7777")
+
+
+def is_utf8(text: str) -> bool:
+    """False for text holding bytes that were not UTF-8 (Python keeps them as lone surrogates)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def check_arguments_are_text(argv: list[str]) -> None:
+    """Refuse arguments that are not UTF-8 before anything is parsed or sent; the value is not echoed."""
+    for position, word in enumerate(argv, 1):
+        if not is_utf8(word):
+            previous = argv[position - 2] if position > 1 else ""
+            after = f" (the value of {previous})" if previous.startswith("--") and is_utf8(previous) else ""
+            usage_error(f"argument {position}{after} is not valid UTF-8 text", "pass names, ids and paths as UTF-8")
 
 
 def is_loopback(base_url: str) -> bool:
@@ -356,24 +462,56 @@ def is_loopback(base_url: str) -> bool:
 
 
 def build_request(args: argparse.Namespace, action: str, as_json: bool) -> Request:
-    """Check flag combinations for the action and gather the filters."""
-    from .request import Request, owner_type
-    from .selection import Filters
+    """Check flag combinations for the action and gather the selection."""
+    from .request import Request
 
-    if action in ("rename", "update", "clear", "export", "runs", "run", "inspect") and not args.session_id:
-        usage_error("this action needs --session-id", "find ids by listing sessions")
-    if args.session_id and len(args.session_id) > 1 and action != "delete":
-        usage_error("only --delete takes several --session-id values", "pass --session-id once")
     check_flags_fit(args, action)
-    owner = owner_type(args) if action in ("list", "delete", "create", "chat") else None
-    if owner and args.type and owner != args.type and action in ("list", "delete"):
+    selection = build_selection(args, action)
+    named = len(selection.session_ids) + len(selection.session_names)
+    if action in ONE_SESSION_ACTIONS and not named:
+        usage_error("this action needs --session-id or --session-name", "find sessions by listing them")
+    if named > 1 and action in (*ONE_SESSION_ACTIONS, "chat"):
+        usage_error("this action works on one session: give one --session-id or --session-name", "see --help")
+    if args.all and args.page:
+        usage_error("--all fetches every page, so --page does not apply", "drop --page, or --all")
+    if action in ("update", "clear", "export") and selection.is_empty() and not args.all:
+        usage_error(f"--{action} needs --session-id, --session-name or filters", "or --all for every session")
+    return Request(args, selection, *feedback_for(action, as_json))
+
+
+def build_selection(args: argparse.Namespace, action: str) -> Selection:
+    """The ids, names and filters given; for --create and --fork, --name is the new name, not a filter."""
+    from .filters import Filters, Selection
+    from .model import checked_id
+    from .request import owner_type
+
+    owner = owner_type(args)
+    if owner and action in ("create", "chat"):  # the owner's id goes into a URL path (chat) or a new session
+        checked_id(getattr(args, f"{owner}_id"), f"--{owner}-id")
+    if owner and args.type and owner != args.type:
         usage_error(f"--{owner}-id selects {owner} sessions but --type is {args.type}", "drop one of them")
     if action == "create" and not owner:
         usage_error("--create needs --agent-id, --team-id or --workflow-id", "e.g. --create --agent-id assistant")
-    component_id = getattr(args, f"{owner}_id") if owner else None
-    name = args.name if action != "create" else None
-    filters = Filters(args.type, component_id, args.user_id, name, args.before)
-    return Request(args, filters, *feedback_for(action, as_json))
+    component_id = getattr(args, f"{owner}_id") if owner and action not in ("create", "chat") else None
+    name = args.name if action not in ("create", "fork") else None
+    filters = Filters(
+        args.type,
+        component_id,
+        args.user_id,
+        name,
+        args.before,
+        args.after,
+        args.updated_before,
+        args.updated_after,
+        args.min_runs,
+        args.max_runs,
+        args.search,
+    )
+    ids = tuple(checked_id(value, "--session-id") for value in args.session_id or [])
+    names = tuple(args.session_name or [])
+    if any(not name for name in names):
+        usage_error("--session-name is empty", "give the whole name of a session")
+    return Selection(ids if action != "create" else (), names, filters)
 
 
 def check_flags_fit(args: argparse.Namespace, action: str) -> None:
@@ -401,9 +539,16 @@ def feedback_for(action: str, as_json: bool) -> tuple[Callable[[int, int], None]
 
 def action_for(name: str) -> Action:
     """The function behind an action; its module is imported only now."""
-    from . import backup, chat, deletion, sessions
+    from . import backup, chat, deletion, forking, sessions, updates
 
-    families = {"sessions": sessions, "deletion": deletion, "backup": backup, "chat": chat}
+    families = {
+        "sessions": sessions,
+        "updates": updates,
+        "deletion": deletion,
+        "backup": backup,
+        "chat": chat,
+        "forking": forking,
+    }
     family, function = ACTIONS[name].split(".")
     return getattr(families[family], function)
 
@@ -411,10 +556,13 @@ def action_for(name: str) -> Action:
 async def run(action: str, settings: Settings, request: Request) -> Result:
     """Open the API once and run the action."""
     from .api import SessionsApi
+    from .request import pin_single_session
     from .selection import LOOKUP_CONCURRENCY, PAGE_CONCURRENCY
 
     try:
         async with SessionsApi(settings, max(PAGE_CONCURRENCY, LOOKUP_CONCURRENCY)) as api:
+            if action in ONE_SESSION_ACTIONS or (action == "chat" and request.selection.session_names):
+                request = await pin_single_session(api, request)
             result = await action_for(action)(api, request)
     finally:
         close = getattr(request.progress, "close", None)
@@ -426,20 +574,45 @@ async def run(action: str, settings: Settings, request: Request) -> Result:
 
 
 def emit_error(error: CliError, as_json: bool) -> None:
-    """One line on stderr: plain, or a JSON object for --json."""
+    """One line on stderr: plain, or a JSON object for --json; URLs redacted, terminal controls escaped."""
+    message, hint = redact_urls(error.message), redact_urls(error.hint)
     if as_json:
-        line = json.dumps({"error": error.message, "hint": error.hint, "exit_code": int(error.exit_code)})
+        line = json.dumps({"error": message, "hint": hint, "exit_code": int(error.exit_code)})
     else:
-        line = f"error: {error.message}" + (f" ({error.hint})" if error.hint else "")
-    print(" ".join(line.split()), file=sys.stderr)
+        line = f"error: {message}" + (f" ({hint})" if hint else "")
+    print(printable(" ".join(line.split())), file=sys.stderr)
 
 
-def main(argv: list[str] | None = None) -> int:
+def interrupted(as_json: bool) -> int:
+    """Ctrl-C: a line on stderr (the JSON error with --json) and exit 130."""
+    if as_json:
+        emit_error(CliError("interrupted", ExitCode.INTERRUPTED, INTERRUPTED_HINT), as_json)
+    else:
+        print("interrupted", file=sys.stderr)
+    return ExitCode.INTERRUPTED
+
+
+def emit_result(result: Result, as_json: bool) -> int:
+    """Print the result; a reader that left (`| head -1`) ends it quietly with 141, as Unix tools do."""
+    from .output import emit
+
+    try:
+        emit(result, as_json)
+    except BrokenPipeError:
+        # Python flushes stdout again at exit: point it at /dev/null so that flush cannot fail.
+        with contextlib.suppress(OSError, ValueError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return ExitCode.BROKEN_PIPE
+    return result.exit_code
+
+
+def main(argv: list[str] | None = None, prog: str = SCRIPT_NAME) -> int:
     """Parse, run one action, print its result; return the exit code."""
     argv = sys.argv[1:] if argv is None else argv
     as_json = "--json" in argv
     try:
-        args = build_parser().parse_args(argv)
+        check_arguments_are_text(argv)
+        args = build_parser(prog).parse_args(argv)
         action = choose_action(args)
         settings = resolve_settings(args)
         request = build_request(args, action, as_json)
@@ -450,9 +623,10 @@ def main(argv: list[str] | None = None) -> int:
         emit_error(error, as_json)
         return error.exit_code
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return ExitCode.INTERRUPTED
-    from .output import emit
+        return interrupted(as_json)
+    return emit_result(result, as_json)
 
-    emit(result, as_json)
-    return result.exit_code
+
+def command_main() -> int:
+    """The `agentos-sessions` command (pyproject.toml's [project.scripts]): `main`, named so in --help."""
+    return main(prog=COMMAND_NAME)

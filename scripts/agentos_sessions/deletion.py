@@ -11,7 +11,7 @@ from .api import SessionsApi
 from .errors import CliError, ExitCode
 from .model import Result
 from .request import Request
-from .selection import find_sessions, lookup_sessions, whole_document
+from .selection import lookup_sessions, resolve, whole_document
 
 DELETE_BATCH_SIZE = 200
 
@@ -65,19 +65,15 @@ def deletion_report(reason: str, deleted: list[str], unknown: list[str], not_del
 
 
 async def delete_sessions(api: SessionsApi, request: Request) -> Result:
-    """Delete sessions by id, or every session matching the filters."""
-    args = request.args
-    if args.session_id:
-        sessions, missing = await lookup_sessions(api, request.session_ids(), args.user_id)
-    else:
-        request.check_bulk_delete_scope()
-        sessions, missing = await find_sessions(api, request.filters, {}, request.progress), []
-        if args.dry_run:
-            return Result("dry_run", whole_document(sessions))
-        request.check_bulk_delete_confirmed(len(sessions))
-    if args.dry_run:
+    """Delete the selected sessions: by id or name without --yes, by filters with --yes."""
+    request.check_set_scope("delete")
+    resolved = await resolve(api, request.selection, {}, request.progress)
+    sessions, missing = resolved.sessions, resolved.missing
+    if request.args.dry_run:
         return Result("dry_run", whole_document(sessions), note=missing_note(missing))
-    deleted = await delete_in_batches(api, sessions, args.user_id)
+    if not request.chosen_by_ids(sessions):
+        request.confirm_set(len(sessions))
+    deleted = await delete_in_batches(api, sessions, request.args.user_id)
     outcome = {"deleted": deleted, "not_found": missing}
     return Result("deleted", outcome, ExitCode.NOT_FOUND if missing else ExitCode.OK, missing_note(missing))
 

@@ -20,6 +20,7 @@ class ExitCode(IntEnum):
     UNREACHABLE = 5
     CONFLICT = 6
     INTERRUPTED = 130
+    BROKEN_PIPE = 141  # 128 + SIGPIPE: the reader of stdout left, as `yes | head -1` reports
 
 
 class CliError(Exception):

@@ -5,6 +5,7 @@ Shared by the actions and the renderers; no transport, no I/O.
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
@@ -15,6 +16,23 @@ SESSION_TYPES = ("agent", "team", "workflow")
 EXPORT_FORMAT = "agentos-session-export/1"
 MAX_ID_LENGTH = 256
 UNSAFE_ID = re.compile(r"[/?#%\\\s\x00-\x1f\x7f]")
+MAX_UNIX_SECONDS = 253_402_300_799  # 9999-12-31T23:59:59Z
+# Characters a terminal acts on instead of showing (C0, DEL, C1: escape sequences, title and
+# clipboard writes) and the bidirectional overrides that reorder what is shown.
+TERMINAL_CONTROLS = [
+    *range(0x20),
+    *range(0x7F, 0xA0),
+    0x61C,
+    0x200E,
+    0x200F,
+    *range(0x202A, 0x202F),
+    *range(0x2066, 0x206A),
+]
+# Each becomes a visible \uXXXX, which inside JSON text is the same character again.
+ESCAPED_CONTROLS = {code: f"\\u{code:04x}" for code in TERMINAL_CONTROLS}
+ESCAPED_CONTROLS_KEEPING_LINES = {code: text for code, text in ESCAPED_CONTROLS.items() if chr(code) not in "\n\t"}
+URL_IN_TEXT = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"<>]*")
+SESSION_TEXT_FIELDS = ("session_name", "user_id", "agent_id", "team_id", "workflow_id")
 
 
 class Result(NamedTuple):
@@ -26,11 +44,18 @@ class Result(NamedTuple):
     note: str = ""
 
 
-def checked_id(value: str, flag: str) -> str:
+def checked_id(value: Any, flag: str) -> str:
     """Refuse ids that could steer a request to another path (nothing is sent)."""
-    if not value or len(value) > MAX_ID_LENGTH or UNSAFE_ID.search(value) or value in (".", ".."):
+    if (
+        not isinstance(value, str)
+        or not value
+        or len(value) > MAX_ID_LENGTH
+        or UNSAFE_ID.search(value)
+        or value in (".", "..")
+    ):
+        shown = value[:60] if isinstance(value, str) else value
         usage_error(
-            f"{flag} {value[:60]!r} is not a usable id",
+            f"{flag} {shown!r:.80} is not a usable id",
             f"ids are 1-{MAX_ID_LENGTH} characters without '/', '?', '#', '%', '\\', spaces or control characters",
         )
     return value
@@ -62,3 +87,95 @@ def detect_session_type(detail: dict[str, Any]) -> str:
 def component_of(session: dict[str, Any]) -> str:
     """The agent, team or workflow id a session belongs to, or ''."""
     return session.get("agent_id") or session.get("team_id") or session.get("workflow_id") or ""
+
+
+def printable(text: str, keep_lines: bool = False) -> str:
+    """Text for a terminal: control and bidi characters shown as \\uXXXX, never acted on."""
+    return text.translate(ESCAPED_CONTROLS_KEEPING_LINES if keep_lines else ESCAPED_CONTROLS)
+
+
+def redact_url(url: str) -> str:
+    """A URL fit for a message: no user name, password, query or fragment."""
+    scheme, separator, rest = url.partition("://")
+    if not separator:
+        scheme, rest = "", url
+    authority, tail = re.match(r"([^/?#]*)(.*)", rest, re.DOTALL).groups()  # type: ignore[union-attr]
+    if "@" in authority:
+        authority = "***@" + authority.rpartition("@")[2]
+    tail = re.sub(r"([?#]).*", r"\1***", tail, flags=re.DOTALL)
+    return f"{scheme}{separator}{authority}{tail}"
+
+
+def redact_urls(text: str) -> str:
+    """Every URL in a message redacted as `redact_url` does."""
+    return URL_IN_TEXT.sub(lambda match: redact_url(match.group()), text)
+
+
+def strict_json(text: str | bytes) -> Any:
+    """json.loads that refuses NaN, Infinity and numbers too large for a float (AgentOS cannot store them)."""
+
+    def refuse(name: str) -> float:
+        raise ValueError(f"{name} is not a JSON number")
+
+    def finite(number: str) -> float:
+        value = float(number)
+        if value in (float("inf"), float("-inf")):
+            raise ValueError(f"number {number[:20]} is too large")
+        return value
+
+    return json.loads(text, parse_constant=refuse, parse_float=finite)
+
+
+def is_api_time(value: Any) -> bool:
+    """True for a time as AgentOS sends it: Unix seconds in range, or an ISO 8601 string."""
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, int | float):
+        return -MAX_UNIX_SECONDS <= value <= MAX_UNIX_SECONDS
+    try:
+        parse_api_time(value)
+    except (ValueError, OverflowError):
+        return False
+    return isinstance(value, str)
+
+
+def is_count(value: Any) -> bool:
+    """True for a JSON whole number >= 0."""
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def is_session(item: Any, typed: bool = False) -> bool:
+    """True for a session as AgentOS sends it, in the fields this tool reads."""
+    return (
+        isinstance(item, dict)
+        and isinstance(item.get("session_id"), str)
+        and bool(item["session_id"])
+        and all(item.get(key) is None or isinstance(item[key], str) for key in SESSION_TEXT_FIELDS)
+        and all(item.get(key) is None or is_api_time(item[key]) for key in ("created_at", "updated_at"))
+        and (not typed or item.get("session_type") in SESSION_TYPES)
+    )
+
+
+def is_session_page(document: Any) -> bool:
+    """True for a GET /sessions answer whose counts agree (a wild total_pages is not fetched)."""
+    meta = document.get("meta") if isinstance(document, dict) else None
+    data = document.get("data") if isinstance(document, dict) else None
+    if not (isinstance(data, list) and isinstance(meta, dict)):
+        return False
+    counts = [meta.get(key) for key in ("page", "limit", "total_pages", "total_count")]
+    if not all(is_count(count) for count in counts) or counts[1] < 1:
+        return False
+    _page, limit, total_pages, total_count = counts
+    return total_pages <= max(1, -(-total_count // limit)) and all(is_session(item, True) for item in data)
+
+
+def is_run(run: Any) -> bool:
+    """True for a run as AgentOS sends it, in the fields this tool reads."""
+    messages = run.get("messages") if isinstance(run, dict) else None
+    return (
+        isinstance(run, dict)
+        and isinstance(run.get("run_id"), str)
+        and (run.get("status") is None or isinstance(run["status"], str))
+        and (run.get("created_at") is None or is_api_time(run["created_at"]))
+        and (messages is None or (isinstance(messages, list) and all(isinstance(m, dict) for m in messages)))
+    )

@@ -12,66 +12,90 @@ from typing import Any
 
 from rich.console import Console
 
-from .model import Result
+from .model import Result, printable
 from .render import for_people, json_document
+
+# Narrower than this, $COLUMNS is taken for a mistake (COLUMNS=0 would print nothing at all).
+MIN_COLUMNS = 20
+MAX_COLUMNS = 100_000
+
+
+def columns_from_environment() -> int | None:
+    """$COLUMNS when it is a usable width, else None."""
+    text = os.environ.get("COLUMNS", "")
+    return int(text) if text.isdigit() and MIN_COLUMNS <= int(text) <= MAX_COLUMNS else None
+
+
+def terminal_width() -> int:
+    """The width of the terminal on stdout, not trusting $COLUMNS."""
+    try:
+        return os.get_terminal_size(sys.stdout.fileno()).columns or 80
+    except (OSError, ValueError):
+        return 80
 
 
 def stdout_console() -> Console:
     """Rich tables on a terminal; in a pipe, never cut or wrap a row."""
     # Names, inputs and outputs come from the API: never read them as markup or emoji codes.
     plain_text: dict[str, Any] = {"markup": False, "emoji": False, "highlight": False}
+    width = columns_from_environment()
     if sys.stdout.isatty():
-        return Console(**plain_text)
-    width = int(os.environ["COLUMNS"]) if os.environ.get("COLUMNS", "").isdigit() else 100_000
-    return Console(width=width, no_color=True, soft_wrap=False, **plain_text)
+        return Console(width=width or terminal_width(), **plain_text)
+    return Console(width=width or MAX_COLUMNS, no_color=True, soft_wrap=False, **plain_text)
 
 
 def emit(result: Result, as_json: bool) -> None:
-    """Write a result to stdout: JSON for programs, a table for people."""
+    """Write a result to stdout: JSON for programs, a table for people; terminal controls are escaped."""
     if as_json:
-        sys.stdout.write(json.dumps(json_document(result), indent=2, ensure_ascii=False) + "\n")
+        # Controls become \uXXXX escapes, which JSON reads back as the same characters.
+        sys.stdout.write(printable(json.dumps(json_document(result), indent=2, ensure_ascii=False), True) + "\n")
     else:
         rendered = for_people(result)
         if isinstance(rendered, str):
-            sys.stdout.write(rendered + "\n")
+            sys.stdout.write(printable(rendered, keep_lines=True) + "\n")
         else:
             stdout_console().print(rendered)
     sys.stdout.flush()
     if result.note:
-        print(result.note, file=sys.stderr)
+        print(printable(result.note, keep_lines=True), file=sys.stderr)
 
 
 def print_chunk(text: str) -> None:
-    """Show part of a streamed reply at once."""
-    sys.stdout.write(text)
+    """Show part of a streamed reply at once, terminal controls escaped."""
+    sys.stdout.write(printable(text, keep_lines=True))
     sys.stdout.flush()
 
 
+# What each long fetch is called on its progress bar.
+PROGRESS_LABELS = {"pages": "fetching sessions", "sessions": "reading runs"}
+
+
 class PagesProgress:
-    """A bar of fetched pages on stderr (rich.progress), shown once there is more than one page."""
+    """Bars on stderr (rich.progress) for long fetches: pages of sessions, then runs checked per session."""
 
     def __init__(self) -> None:
         self._progress: Any = None
-        self._task: Any = None
+        self._tasks: dict[str, Any] = {}
 
-    def __call__(self, done: int, total: int) -> None:
+    def __call__(self, done: int, total: int, unit: str = "pages") -> None:
         if total <= 1:
             return
         if self._progress is None:
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
             self._progress = Progress(
-                TextColumn("fetching sessions"),
+                TextColumn("{task.description}"),
                 BarColumn(),
                 MofNCompleteColumn(),
-                TextColumn("pages"),
+                TextColumn("{task.fields[unit]}"),
                 console=Console(stderr=True),
             )
             self._progress.start()
-            self._task = self._progress.add_task("pages", total=total)
-        self._progress.update(self._task, completed=done, total=total)
+        if unit not in self._tasks:
+            self._tasks[unit] = self._progress.add_task(PROGRESS_LABELS.get(unit, unit), total=total, unit=unit)
+        self._progress.update(self._tasks[unit], completed=done, total=total)
 
     def close(self) -> None:
-        """Draw the bar a last time and give the terminal back."""
+        """Draw the bars a last time and give the terminal back."""
         if self._progress is not None:
             self._progress.stop()

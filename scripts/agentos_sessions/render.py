@@ -13,7 +13,7 @@ from typing import Any
 from rich.console import Group, RenderableType
 from rich.table import Table
 
-from .model import Result, component_of
+from .model import Result, component_of, printable
 
 TABLE_TEXT_LIMIT = 60
 
@@ -26,8 +26,11 @@ def shorten(text: Any, limit: int = TABLE_TEXT_LIMIT) -> str:
 
 def format_time(value: Any) -> str:
     """ISO time for a table, whatever form AgentOS sent."""
-    if isinstance(value, int | float):
-        return datetime.fromtimestamp(value, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        try:
+            return datetime.fromtimestamp(value, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        except (OverflowError, ValueError, OSError):
+            return str(value)
     return str(value or "")
 
 
@@ -36,21 +39,40 @@ def compact_json(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(", ", ": ")) if value not in (None, {}) else ""
 
 
+def cell_text(value: Any) -> Any:
+    """A table cell from API data: text with terminal controls escaped; a rich renderable as it is."""
+    if isinstance(value, str):
+        return printable(value)
+    if hasattr(value, "__rich_console__") or hasattr(value, "__rich__"):
+        return value
+    return printable("" if value is None else str(value))
+
+
+class TextTable(Table):
+    """A rich Table whose cells are text from the API: shown, never acted on by the terminal."""
+
+    def add_row(self, *cells: Any, **options: Any) -> None:
+        super().add_row(*(cell_text(cell) for cell in cells), **options)
+
+
 def new_table(*columns: str, title: str | None = None) -> Table:
     """A table with the house look; long ids never wrap."""
-    table = Table(*columns, title=title, title_justify="left", header_style="bold", box=None, pad_edge=False)
+    shown_title = printable(title) if title else title
+    table = TextTable(*columns, title=shown_title, title_justify="left", header_style="bold", box=None, pad_edge=False)
     for column in table.columns:
         column.no_wrap = True
     return table
 
 
 def sessions_table(document: dict[str, Any]) -> Table:
-    """The session list as a table."""
+    """The session list as a table; a Runs column when the runs were counted."""
     meta = document.get("meta", {})
     title = f"Sessions (page {meta.get('page', 1)} of {meta.get('total_pages', 1)}, {meta.get('total_count', 0)} total)"
-    table = new_table("Session ID", "Name", "Type", "Component", "User", "Created", "Updated", title=title)
+    counted = any("run_count" in session for session in document["data"])
+    columns = ["Session ID", "Name", "Type", "Component", "User", "Created", "Updated", *(["Runs"] if counted else [])]
+    table = new_table(*columns, title=title)
     for session in document["data"]:
-        table.add_row(
+        row = [
             session["session_id"],
             session.get("session_name") or "",
             session.get("session_type", ""),
@@ -58,7 +80,8 @@ def sessions_table(document: dict[str, Any]) -> Table:
             session.get("user_id") or "",
             format_time(session.get("created_at")),
             format_time(session.get("updated_at")),
-        )
+        ]
+        table.add_row(*row, *([str(session.get("run_count", ""))] if counted else []))
     return table
 
 
@@ -85,7 +108,7 @@ def session_rows(session: dict[str, Any]) -> list[tuple[str, Any]]:
         ("metadata", compact_json(session.get("metadata"))),
         ("summary", summary.get("summary", "") if isinstance(summary, dict) else str(summary)),
     ]
-    extras = ("run_count", "runs_removed", "runs_not_restored", "backup")
+    extras = ("run_count", "runs_removed", "runs_not_restored", "backup", "forked_from_session_id", "copy_session_id")
     return rows + [(key, str(session[key])) for key in extras if key in session]
 
 
@@ -146,9 +169,74 @@ def dry_run_table(document: dict[str, Any]) -> Table:
     return table
 
 
+def compaction_table(outcome: dict[str, Any]) -> Table:
+    """What --compact did: the status, AgentOS's message, and the token counts of a fold."""
+    record, metrics = outcome.get("record") or {}, outcome.get("metrics") or {}
+    rows = [("status", outcome.get("status", "")), ("message", outcome.get("message") or "")]
+    rows += [
+        (key, str(record[key])) for key in ("messages_compacted", "tokens_before", "tokens_after") if key in record
+    ]
+    rows += [(f"summarizer_{key}", str(metrics[key])) for key in ("input_tokens", "output_tokens") if key in metrics]
+    if record.get("summary"):
+        rows.append(("summary", shorten(record["summary"], 200)))
+    return field_table(rows, title=f"Compaction of {outcome.get('session_id', '')}")
+
+
+def forked_table(copy: dict[str, Any]) -> Table:
+    """The new session a fork made, and that it holds every run."""
+    title = f"Forked {copy['forked_from_session_id']}: the copy has all {copy['run_count']} runs"
+    return field_table(
+        [(key, format_time(value) if key == "created_at" else value) for key, value in copy.items()], title
+    )
+
+
+def nothing_cleared_line(session: dict[str, Any]) -> str:
+    """What --clear --keep-copy says about a session without runs."""
+    return f"session {session['session_id']} has no runs: nothing to clear or copy, nothing changed"
+
+
 def exported_line(summary: dict[str, Any]) -> str:
     """What --export FILE wrote, in one line."""
-    return f"exported session {summary['session_id']} ({summary['runs']} runs) to {summary['path']}"
+    if "session_id" in summary:
+        return f"exported session {summary['session_id']} ({summary['runs']} runs) to {summary['path']}"
+    return f"exported {summary['sessions']} sessions ({summary['runs']} runs) to {summary['path']}"
+
+
+def ids_table(outcome: dict[str, list[str]], labels: dict[str, str]) -> Table:
+    """What a set action did, id by id: one row per session and its outcome."""
+    table = new_table("Session ID", "Outcome")
+    for key, label in labels.items():
+        for session_id in outcome.get(key, []):
+            table.add_row(session_id, label)
+    return table
+
+
+def update_preview_table(preview: dict[str, Any]) -> Table:
+    """What --update --dry-run would write to each session."""
+    table = new_table("Session ID", "State", "Metadata", "Summary", title="Dry run: nothing was changed")
+    for body in preview["data"]:
+        summary = (body.get("summary") or {}).get("summary", "")
+        table.add_row(
+            body["session_id"], compact_json(body.get("session_state")), compact_json(body.get("metadata")), summary
+        )
+    return table
+
+
+def cleared_set_table(outcome: dict[str, Any]) -> Table:
+    """Which sessions --clear cleared, and the backup of each."""
+    table = new_table("Session ID", "Backup", title=f"Cleared {len(outcome['cleared'])} session(s)")
+    for session_id, backup in zip(outcome["cleared"], outcome["backups"], strict=True):
+        table.add_row(session_id, backup)
+    for session_id in outcome.get("not_found", []):
+        table.add_row(session_id, "not found")
+    return table
+
+
+def clear_preview_table(document: dict[str, Any]) -> Table:
+    """The sessions --clear would empty, with their runs."""
+    table = sessions_table(document)
+    table.title = f"Dry run: would clear {len(document['data'])} session(s); nothing was changed"
+    return table
 
 
 TABLE_RENDERERS: dict[str, Callable[[Any], RenderableType | str]] = {
@@ -156,12 +244,20 @@ TABLE_RENDERERS: dict[str, Callable[[Any], RenderableType | str]] = {
     "dry_run": dry_run_table,
     "session": lambda session: field_table(session_rows(session)),
     "cleared": lambda session: field_table(session_rows(session), title="Session cleared"),
+    "nothing_to_clear": nothing_cleared_line,
+    "forked": forked_table,
+    "compaction": compaction_table,
     "runs": runs_table,
     "run": run_view,
     "deleted": outcome_table,
     "exported": exported_line,
+    "updated": lambda outcome: ids_table(outcome, {"updated": "updated", "not_found": "not found"}),
+    "update_preview": update_preview_table,
+    "cleared_set": cleared_set_table,
+    "clear_preview": clear_preview_table,
+    "restored": lambda outcome: ids_table(outcome, {"restored": "restored", "conflict": "already exists"}),
     "document": lambda document: json.dumps(document, indent=2, ensure_ascii=False),
-    "chat": lambda reply: reply["content"],
+    "chat": lambda reply: str(reply["content"]),
     "chat_streamed": lambda _reply: "",
 }
 

@@ -8,11 +8,14 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from .errors import usage_error
 from .model import SESSION_TYPES, checked_id
-from .selection import Filters, Progress
+from .selection import Filters, Progress, Selection, pin_session
+
+if TYPE_CHECKING:
+    from .api import SessionsApi
 
 
 def owner_type(args: argparse.Namespace) -> str | None:
@@ -27,9 +30,38 @@ class Request(NamedTuple):
     """The parsed command line, checked, with what the actions need from it."""
 
     args: argparse.Namespace
-    filters: Filters
+    selection: Selection
     progress: Progress | None = None
     on_chunk: Callable[[str], None] | None = None
+
+    @property
+    def filters(self) -> Filters:
+        return self.selection.filters
+
+    def pinned(self, session_id: str) -> Request:
+        """The same request, naming exactly this one session by id."""
+        args = argparse.Namespace(**{**vars(self.args), "session_id": [session_id], "session_name": None})
+        return self._replace(args=args, selection=self.selection._replace(session_ids=(session_id,), session_names=()))
+
+    def check_set_scope(self, verb: str) -> None:
+        """A set write with no ids, names or filters at all needs --all (checked before anything is sent)."""
+        if self.selection.is_empty() and not self.args.all:
+            usage_error(
+                f"--{verb} without --session-id, --session-name or a filter would {verb} every session",
+                "add filters (--agent-id, --user-id, --type, --name, --before, ...) or --all --yes",
+            )
+
+    def confirm_set(self, count: int) -> None:
+        """A write chosen by filters (or by a name that several sessions have) needs --yes."""
+        if not self.args.yes:
+            usage_error(f"{count} session(s) match; nothing changed", "check them with --dry-run, then add --yes")
+
+    def chosen_by_ids(self, sessions: list[dict[str, Any]]) -> bool:
+        """True when ids and names pick the sessions one for one (each name matches one), so no --yes is needed."""
+        names = self.selection.session_names
+        return self.selection.names_sessions() and all(
+            sum(session.get("session_name") == name for session in sessions) <= 1 for name in names
+        )
 
     @property
     def state(self) -> dict[str, Any] | None:
@@ -75,13 +107,9 @@ class Request(NamedTuple):
                 return
         usage_error(f"refusing to {what} without confirmation", "add --yes to confirm")
 
-    def check_bulk_delete_scope(self) -> None:
-        if self.filters.is_empty() and not self.args.all:
-            usage_error(
-                "--delete without --session-id or a filter would delete every session",
-                "add filters (--agent-id, --user-id, --type, --name, --before) or --all --yes",
-            )
 
-    def check_bulk_delete_confirmed(self, count: int) -> None:
-        if not self.args.yes:
-            usage_error(f"{count} session(s) match; nothing deleted", "check them with --dry-run, then add --yes")
+async def pin_single_session(api: SessionsApi, request: Request) -> Request:
+    """For an action on one session: find it by name or narrow the id by the filters (exit 3 or 2)."""
+    if not request.selection.names_sessions():
+        return request
+    return request.pinned(await pin_session(api, request.selection))

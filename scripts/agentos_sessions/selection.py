@@ -1,65 +1,32 @@
-"""Which sessions: filters, paging, `--all`, and looking sessions up by id.
+"""Which sessions: paging, `--all`, lookups by id and name, run-aware filters, resolving a selection.
 
-Every action that works on sessions it did not name one by one asks this module.
+Every action that works on a set of sessions asks `resolve`; none re-implements it.
 """
 
 from __future__ import annotations
 
 import asyncio
-import re
 from collections.abc import Callable, Iterable
 from typing import Any, NamedTuple
 
 from .api import MissingEndpoint, SessionsApi
-from .errors import CliError, ExitCode, not_agentos
-from .model import detect_session_type, parse_api_time
+from .errors import CliError, ExitCode, not_agentos, usage_error
+from .filters import Filters, Selection
+from .model import detect_session_type, is_run, is_session, is_session_page
 
 ALL_PAGE_SIZE = 500
 PAGE_CONCURRENCY = 4
 LOOKUP_CONCURRENCY = 8
 
-Progress = Callable[[int, int], None]
-
-
-class Filters(NamedTuple):
-    """The session filters shared by listing and bulk deletion."""
-
-    session_type: str | None = None
-    component_id: str | None = None
-    user_id: str | None = None
-    name: str | None = None
-    before: int | None = None
-
-    def server_params(self) -> dict[str, str]:
-        """Query parameters AgentOS applies itself."""
-        params = {"type": self.session_type, "component_id": self.component_id, "user_id": self.user_id}
-        if self.name and server_can_prefilter(self.name):
-            params["session_name"] = self.name
-        return {k: v for k, v in params.items() if v}
-
-    def needs_local_pass(self) -> bool:
-        """True when some filter can only be applied here, after fetching."""
-        return bool(self.name or self.before is not None)
-
-    def matches(self, session: dict[str, Any]) -> bool:
-        """Apply the filters AgentOS cannot apply exactly."""
-        if self.name and self.name.casefold() not in (session.get("session_name") or "").casefold():
-            return False
-        return self.before is None or parse_api_time(session.get("created_at")) < self.before
-
-    def is_empty(self) -> bool:
-        return not (self.session_type or self.component_id or self.user_id or self.name or self.before is not None)
-
-
-def server_can_prefilter(name: str) -> bool:
-    """AgentOS's session_name is a LIKE over the stored JSON: usable only to narrow plain ASCII text."""
-    return name.isascii() and not re.search(r'[%_"\\]', name)
+# progress(done, total, unit): how far a long fetch has come ("pages", "sessions").
+Progress = Callable[[int, int, str], None]
+__all__ = ["Filters", "Progress", "Selection"]
 
 
 async def fetch_page(api: SessionsApi, params: dict[str, Any], page: int, limit: int) -> dict[str, Any]:
     """One page of GET /sessions."""
     document = await api.read("/sessions", {**params, "page": page, "limit": limit})
-    if not (isinstance(document.get("data"), list) and isinstance(document.get("meta"), dict)):
+    if not is_session_page(document):
         raise not_agentos(api.settings.base_url, "GET /sessions")
     return document
 
@@ -67,21 +34,28 @@ async def fetch_page(api: SessionsApi, params: dict[str, Any], page: int, limit:
 async def fetch_all_pages(
     api: SessionsApi, params: dict[str, Any], page_size: int, progress: Progress | None = None
 ) -> list[dict[str, Any]]:
-    """Every page of GET /sessions: the first, then the rest concurrently, in server order."""
+    """Every page of GET /sessions: the first, then the rest by a few workers, in server order."""
     first = await fetch_page(api, params, 1, page_size)
-    total_pages = first["meta"].get("total_pages") or 1
+    total_pages = first["meta"]["total_pages"] or 1
     pages: dict[int, list[dict[str, Any]]] = {1: first["data"]}
-    gate = asyncio.Semaphore(PAGE_CONCURRENCY)
+    # Page numbers are handed out lazily, so memory stays flat whatever total_pages claims,
+    # and an empty page (past the real end) stops the hand-out.
+    numbers = iter(range(2, total_pages + 1))
+    past_end = False
 
-    async def fetch(page: int) -> None:
-        async with gate:
+    async def fetch() -> None:
+        nonlocal past_end
+        for page in numbers:
+            if past_end:
+                return
             pages[page] = (await fetch_page(api, params, page, page_size))["data"]
-        if progress:
-            progress(len(pages), total_pages)
+            past_end = past_end or not pages[page]
+            if progress:
+                progress(len(pages), total_pages, "pages")
 
     if progress:
-        progress(1, total_pages)
-    await asyncio.gather(*(fetch(page) for page in range(2, total_pages + 1)))
+        progress(1, total_pages, "pages")
+    await asyncio.gather(*(fetch() for _ in range(PAGE_CONCURRENCY)))
     sessions = unique_sessions(session for page in sorted(pages) for session in pages[page])
     total = first["meta"].get("total_count", len(sessions))
     if len(sessions) < total:
@@ -127,21 +101,107 @@ async def find_sessions(
     """Every session matching the filters, in the requested order."""
     params = {**filters.server_params(), **order}
     sessions = await fetch_all_pages(api, params, page_size, progress)
-    return [session for session in sessions if filters.matches(session)]
+    matching = [session for session in sessions if filters.matches(session)]
+    return await with_run_filters(api, matching, filters, progress) if filters.needs_runs() else matching
+
+
+async def with_run_filters(
+    api: SessionsApi, sessions: list[dict[str, Any]], filters: Filters, progress: Progress | None = None
+) -> list[dict[str, Any]]:
+    """The sessions that pass --min-runs/--max-runs/--search, each with its `run_count` (read concurrently)."""
+    gate = asyncio.Semaphore(LOOKUP_CONCURRENCY)
+    done = 0
+
+    async def check(session: dict[str, Any]) -> dict[str, Any] | None:
+        nonlocal done
+        async with gate:
+            if filters.search:
+                runs = await get_runs(api, session["session_id"])
+                run_count = len(runs)
+            else:
+                runs, run_count = None, await count_runs(api, session["session_id"])
+        done += 1
+        if progress:
+            progress(done, len(sessions), "sessions")
+        return {**session, "run_count": run_count} if filters.matches_runs(runs, run_count) else None
+
+    checked = await asyncio.gather(*(check(session) for session in sessions))
+    return [session for session in checked if session is not None]
+
+
+class Resolved(NamedTuple):
+    """The sessions a selection chose, and the ids or names it gave that chose none."""
+
+    sessions: list[dict[str, Any]]
+    missing: list[str]
+
+
+async def resolve(
+    api: SessionsApi,
+    selection: Selection,
+    order: dict[str, str] | None = None,
+    progress: Progress | None = None,
+    page_size: int = ALL_PAGE_SIZE,
+) -> Resolved:
+    """Every session the selection chooses: the named ones narrowed by the filters, or all that match."""
+    filters = selection.filters
+    if not selection.names_sessions():
+        return Resolved(await find_sessions(api, filters, order or {}, progress, page_size), [])
+    by_id, missing = await lookup_sessions(api, list(selection.session_ids), filters.user_id)
+    by_id = [session for session in by_id if filters.matches(session)]
+    missing += [sid for sid in selection.session_ids if sid not in missing and not any_id(by_id, sid)]
+    by_name = await sessions_named(api, selection) if selection.session_names else []
+    missing += [name for name in selection.session_names if not any(s.get("session_name") == name for s in by_name)]
+    chosen = unique_sessions([*by_id, *by_name])
+    if filters.needs_runs():
+        chosen = await with_run_filters(api, chosen, filters, progress)
+    return Resolved(chosen, missing)
+
+
+def any_id(sessions: list[dict[str, Any]], session_id: str) -> bool:
+    return any(session["session_id"] == session_id for session in sessions)
+
+
+async def sessions_named(api: SessionsApi, selection: Selection) -> list[dict[str, Any]]:
+    """The sessions whose name is exactly one of the given names (case-sensitive), filters applied."""
+    names = selection.session_names
+    prefilter = Filters(*selection.filters[:3], name=names[0]) if len(names) == 1 else Filters(*selection.filters[:3])
+    params = {**prefilter.server_params(), "sort_by": "created_at", "sort_order": "desc"}
+    listed = await fetch_all_pages(api, params, ALL_PAGE_SIZE)
+    return [s for s in listed if s.get("session_name") in names and selection.filters.matches(s)]
+
+
+async def pin_session(api: SessionsApi, selection: Selection) -> str:
+    """The one session a single-session action acts on: no match is exit 3, several are exit 2."""
+    filters = selection.filters._replace(user_id=None)  # the action itself sends user_id
+    if selection.session_ids and not selection.session_names and filters.is_empty():
+        return selection.session_ids[0]
+    resolved = await resolve(api, selection)
+    if not resolved.sessions:
+        what = f"session '{selection.session_ids[0]}'" if selection.session_ids else "no session named"
+        named = what if selection.session_ids else f"{what} '{selection.session_names[0]}'"
+        raise CliError(f"{named} not found among the selected sessions", ExitCode.NOT_FOUND, "list them first")
+    if len(resolved.sessions) > 1:
+        ids = ", ".join(session["session_id"] for session in resolved.sessions)
+        usage_error(f"{len(resolved.sessions)} sessions match: {ids}; nothing was done", "pick one with --session-id")
+    return resolved.sessions[0]["session_id"]
 
 
 async def get_session(api: SessionsApi, session_id: str, user_id: str | None = None) -> dict[str, Any]:
     """GET /sessions/{id} with its detected type added as `session_type`."""
     params = {"user_id": user_id} if user_id else {}
     detail = await api.read(f"/sessions/{session_id}", params)
-    if "session_id" not in detail:
+    if not is_session(detail):
         raise not_agentos(api.settings.base_url, f"GET /sessions/{session_id}")
     return {**detail, "session_type": detect_session_type(detail)}
 
 
 async def get_runs(api: SessionsApi, session_id: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
     """GET /sessions/{id}/runs, oldest first."""
-    return await api.read(f"/sessions/{session_id}/runs", params, shape=list)
+    runs = await api.read(f"/sessions/{session_id}/runs", params, shape=list)
+    if not all(is_run(run) for run in runs):
+        raise not_agentos(api.settings.base_url, f"GET /sessions/{session_id}/runs")
+    return runs
 
 
 async def count_runs(api: SessionsApi, session_id: str, params: dict[str, Any] | None = None) -> int:

@@ -6,11 +6,10 @@ Each action returns a `Result`; none prints.
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 from .api import SessionsApi
-from .errors import not_agentos, usage_error
-from .model import Result, checked_id, detect_session_type, now_iso
+from .errors import ExitCode, not_agentos
+from .model import Result, checked_id, detect_session_type, is_run
 from .request import Request, owner_type
 from .selection import (
     ALL_PAGE_SIZE,
@@ -20,21 +19,28 @@ from .selection import (
     get_runs,
     get_session,
     page_document,
+    resolve,
     whole_document,
 )
 
 
 async def list_sessions(api: SessionsApi, request: Request) -> Result:
-    """List sessions: one page, or every page with --all."""
-    filters, order = request.filters, request.order()
-    if request.args.all:
-        page_size = request.args.limit or ALL_PAGE_SIZE
+    """List sessions: the named ones, one page, or every page with --all."""
+    selection, filters, order, args = request.selection, request.filters, request.order(), request.args
+    if selection.names_sessions():
+        resolved = await resolve(api, selection, order, request.progress)
+        note = f"not found: {', '.join(resolved.missing)}" if resolved.missing else ""
+        document = page_document(resolved.sessions, args.page or 1, args.limit) if args.limit else None
+        exit_code = ExitCode.NOT_FOUND if resolved.missing else ExitCode.OK
+        return Result("sessions", document or whole_document(resolved.sessions), exit_code, note)
+    if args.all:
+        page_size = args.limit or ALL_PAGE_SIZE
         return Result("sessions", whole_document(await find_sessions(api, filters, order, request.progress, page_size)))
-    limit = request.args.limit or 20
+    limit = args.limit or 20
     if filters.needs_local_pass():
-        matching = await find_sessions(api, filters, order)
-        return Result("sessions", page_document(matching, request.args.page or 1, limit))
-    document = await fetch_page(api, {**filters.server_params(), **order}, request.args.page or 1, limit)
+        matching = await find_sessions(api, filters, order, request.progress)
+        return Result("sessions", page_document(matching, args.page or 1, limit))
+    document = await fetch_page(api, {**filters.server_params(), **order}, args.page or 1, limit)
     return Result("sessions", document)
 
 
@@ -62,7 +68,7 @@ async def show_run(api: SessionsApi, request: Request) -> Result:
     session_id = request.single_session_id()
     run_id = checked_id(request.args.run_id, "--run-id")
     run = await api.read(f"/sessions/{session_id}/runs/{run_id}", request.user_params())
-    if "run_id" not in run:
+    if not is_run(run):
         raise not_agentos(api.settings.base_url, f"GET /sessions/{session_id}/runs/{run_id}")
     return Result("run", run)
 
@@ -96,38 +102,7 @@ async def rename_session(api: SessionsApi, request: Request) -> Result:
     # PATCH, not POST /rename: on PostgreSQL, /rename answers 500 for a session whose
     # session_data is still empty, and AgentOSClient.rename_session() raises ValueError
     # after renaming a session that has no agent/team/workflow id.
-    renamed = await api.write("PATCH", f"/sessions/{session_id}", {"session_name": request.args.rename}, True)
+    body = {"session_name": request.args.rename}
+    renamed = await api.write("PATCH", f"/sessions/{session_id}", body, True, request.user_params())
     present = {key: value for key, value in renamed.items() if value is not None}
     return Result("session", {**present, "session_type": detect_session_type(renamed)})
-
-
-def merged(current: dict[str, Any] | None, given: dict[str, Any] | None, replace: bool) -> dict[str, Any] | None:
-    """The value to PATCH: the given keys merged into the current ones, or the given value."""
-    if given is None or replace:
-        return given
-    return {**(current or {}), **given}
-
-
-async def update_session(api: SessionsApi, request: Request) -> Result:
-    """PATCH state, metadata and/or summary; merge into current values unless --replace."""
-    from agno.db.base import SessionType
-
-    session_id = request.single_session_id()
-    if request.state is None and request.metadata is None and request.args.summary is None:
-        usage_error("--update needs --state, --metadata or --summary", "e.g. --update --metadata '{\"k\": 1}'")
-    current = await get_session(api, session_id, request.args.user_id)
-    summary = {"summary": request.args.summary, "updated_at": now_iso()} if request.args.summary is not None else None
-    updated = await api.call_client(
-        "update_session",
-        idempotent=True,
-        session_id=session_id,
-        session_type=SessionType(current["session_type"]),
-        session_state=merged(current.get("session_state"), request.state, request.args.replace),
-        metadata=merged(current.get("metadata"), request.metadata, request.args.replace),
-        summary=summary,
-        user_id=request.args.user_id,
-        db_id=api.settings.db_id,
-        table=api.settings.table,
-    )
-    session_type = current["session_type"]
-    return Result("session", {**updated.model_dump(mode="json", exclude_none=True), "session_type": session_type})

@@ -1,0 +1,99 @@
+"""Copying a session on the server with AgentOS's fork endpoint, and checking the copy.
+
+Below the actions, so `--fork` and `--clear --keep-copy` share it; it returns data, never prints.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .api import MissingEndpoint, SessionsApi
+from .errors import CliError, ExitCode, not_agentos, usage_error
+from .model import checked_id, detect_session_type
+from .selection import get_runs
+
+FORKABLE_TYPES = ("agent", "team")
+# What the copy shows, like the answer to --create: enough to find it and tell it apart.
+COPY_FIELDS = ("session_id", "session_name", "session_type", "agent_id", "team_id", "user_id", "created_at")
+
+
+def owner_path(session: dict[str, Any], verb: str, types: tuple[str, ...]) -> str:
+    """The per-owner endpoint for a session (`/agents/A/sessions/S/fork`), or exit 2 when it has none."""
+    session_id, kind = session["session_id"], session["session_type"]
+    if kind not in types:
+        usage_error(
+            f"session '{session_id}' is a {kind} session; AgentOS can {verb} only {' and '.join(types)} sessions",
+            "pick a session with --agent-id" + (" or --team-id" if "team" in types else ""),
+        )
+    owner = session.get(f"{kind}_id")
+    if not owner:
+        usage_error(
+            f"session '{session_id}' names no {kind}, so AgentOS cannot {verb} it",
+            f"AgentOS {verb}s through the session's {kind}",
+        )
+    checked_id(owner, f"the {kind}_id of session '{session_id}'")  # from the server, but it goes into the path
+    return f"/{kind}s/{owner}/sessions/{session_id}/{verb}"
+
+
+def owner_missing(error: CliError, session: dict[str, Any]) -> CliError:
+    """Say which agent or team the server lacks, instead of a bare 'Agent not found'."""
+    kind = session["session_type"]
+    if error.exit_code != ExitCode.NOT_FOUND or not error.message.startswith(f"{kind.title()} not found"):
+        return error
+    return CliError(
+        f"AgentOS has no {kind} '{session.get(f'{kind}_id')}', the owner of session '{session['session_id']}'",
+        ExitCode.NOT_FOUND,
+        f"only sessions of the {kind}s this AgentOS serves can be forked or compacted",
+    )
+
+
+def user_of(session: dict[str, Any]) -> dict[str, str]:
+    """The owner's user_id as a query parameter: AgentOS reads the session as that user."""
+    return {"user_id": session["user_id"]} if session.get("user_id") else {}
+
+
+async def send_fork(api: SessionsApi, session: dict[str, Any], path: str) -> str:
+    """POST the fork (never repeated once sent) and return the copy's id."""
+    try:
+        answer = await api.write("POST", path, {}, idempotent=False, params=user_of(session))
+    except MissingEndpoint as error:
+        raise CliError(
+            "this AgentOS cannot fork sessions: it has no fork endpoint", ExitCode.ERROR, "forking needs a newer agno"
+        ) from error
+    except CliError as error:
+        if "no runs to fork" in error.message:
+            usage_error(f"session '{session['session_id']}' has no runs: nothing to fork", "send it a message first")
+        raise owner_missing(error, session) from error
+    copy_id = (answer or {}).get("session_id")
+    try:
+        return checked_id(copy_id if isinstance(copy_id, str) else "", "the copy's session_id")
+    except CliError:
+        raise not_agentos(api.settings.base_url, f"POST {path}") from None
+
+
+async def fork_on_server(api: SessionsApi, session: dict[str, Any], run_count: int, name: str) -> dict[str, Any]:
+    """Fork an agent or team session that has runs, name the copy, and check it got every run."""
+    session_id = session["session_id"]
+    path = owner_path(session, "fork", FORKABLE_TYPES)
+    if run_count == 0:
+        usage_error(f"session '{session_id}' has no runs: nothing to fork", "send it a message first")
+    copy_id = await send_fork(api, session, path)
+    try:
+        renamed = await api.write("PATCH", f"/sessions/{copy_id}", {"session_name": name}, True) or {}
+        copied_runs = len(await get_runs(api, copy_id, user_of(session)))
+    except CliError as error:
+        hint = f"the copy exists: inspect it with --session-id {copy_id}"
+        raise CliError(
+            f"forked '{session_id}' into '{copy_id}', then {error.message}", error.exit_code, hint
+        ) from error
+    if copied_runs != run_count:
+        raise CliError(
+            f"the copy '{copy_id}' of '{session_id}' has {copied_runs} runs, the original {run_count}",
+            ExitCode.ERROR,
+            f"compare them with --show-runs; remove the copy with --session-id {copy_id} --delete",
+        )
+    if renamed.get("session_id") != copy_id:
+        raise not_agentos(api.settings.base_url, f"PATCH /sessions/{copy_id}")
+    copy = {**renamed, "session_type": detect_session_type(renamed)}
+    concise = {key: copy[key] for key in COPY_FIELDS if copy.get(key) is not None}
+    return {**concise, "run_count": copied_runs, "forked_from_session_id": session_id}

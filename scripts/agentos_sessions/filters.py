@@ -1,0 +1,109 @@
+"""What a selection asks for: named sessions and the filters that narrow them, pure.
+
+`selection.py` fetches; this module only decides, so it needs no transport.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any, NamedTuple
+
+from .model import component_of, parse_api_time
+
+
+class Filters(NamedTuple):
+    """The session filters: the same everywhere a set of sessions is chosen."""
+
+    session_type: str | None = None
+    component_id: str | None = None
+    user_id: str | None = None
+    name: str | None = None
+    before: int | None = None
+    after: int | None = None
+    updated_before: int | None = None
+    updated_after: int | None = None
+    min_runs: int | None = None
+    max_runs: int | None = None
+    search: str | None = None
+
+    def server_params(self) -> dict[str, str]:
+        """Query parameters AgentOS applies itself."""
+        params = {"type": self.session_type, "component_id": self.component_id, "user_id": self.user_id}
+        if self.name and server_can_prefilter(self.name):
+            params["session_name"] = self.name
+        return {k: v for k, v in params.items() if v}
+
+    def needs_local_pass(self) -> bool:
+        """True when some filter can only be applied here, after fetching."""
+        times = (self.before, self.after, self.updated_before, self.updated_after)
+        return bool(self.name) or any(value is not None for value in times) or self.needs_runs()
+
+    def needs_runs(self) -> bool:
+        """True when the runs of each candidate must be read: AgentOS cannot filter on them."""
+        return self.min_runs is not None or self.max_runs is not None or bool(self.search)
+
+    def matches(self, session: dict[str, Any]) -> bool:
+        """Apply every filter that a session's own fields decide (all but the run-aware ones)."""
+        if self.session_type and session.get("session_type") != self.session_type:
+            return False
+        if self.component_id and component_of(session) != self.component_id:
+            return False
+        if self.user_id and session.get("user_id") != self.user_id:
+            return False
+        if self.name and self.name.casefold() not in (session.get("session_name") or "").casefold():
+            return False
+        created, updated = parse_api_time(session.get("created_at")), parse_api_time(session.get("updated_at"))
+        return within(created, self.after, self.before) and within(updated, self.updated_after, self.updated_before)
+
+    def matches_runs(self, runs: list[dict[str, Any]] | None, run_count: int) -> bool:
+        """Apply the run-aware filters, given the runs (needed only for --search) or their number."""
+        if self.min_runs is not None and run_count < self.min_runs:
+            return False
+        if self.max_runs is not None and run_count > self.max_runs:
+            return False
+        if not self.search:
+            return True
+        needle = self.search.casefold()
+        return any(needle in text.casefold() for run in runs or [] for text in run_texts(run))
+
+    def is_empty(self) -> bool:
+        return all(value is None or value == "" for value in self)
+
+
+def within(moment: int, start: int | None, end: int | None) -> bool:
+    """start <= moment < end, each bound optional: `after` is inclusive, `before` exclusive."""
+    return (start is None or moment >= start) and (end is None or moment < end)
+
+
+def server_can_prefilter(name: str) -> bool:
+    """AgentOS's session_name is a LIKE over the stored JSON: usable only to narrow plain ASCII text."""
+    return name.isascii() and not re.search(r'[%_"\\]', name)
+
+
+def run_texts(run: dict[str, Any]) -> list[str]:
+    """The user's input and the reply of a run, as text, whichever fields carry them."""
+    given = run.get("run_input")
+    if isinstance(given, dict):
+        given = given.get("input_content", given)
+    reply = run.get("content")
+    return [value if isinstance(value, str) else json.dumps(value) for value in (given, reply) if value is not None]
+
+
+class Selection(NamedTuple):
+    """Which sessions a command is about: ids and exact names it names, and filters that narrow them."""
+
+    session_ids: tuple[str, ...] = ()
+    session_names: tuple[str, ...] = ()
+    filters: Filters = Filters()
+
+    def names_sessions(self) -> bool:
+        """True when ids or names were given: the filters then narrow them."""
+        return bool(self.session_ids or self.session_names)
+
+    def is_single(self) -> bool:
+        """True when exactly one session is named (one id or one name), however filters narrow it."""
+        return len(self.session_ids) + len(self.session_names) == 1
+
+    def is_empty(self) -> bool:
+        return not self.names_sessions() and self.filters.is_empty()
