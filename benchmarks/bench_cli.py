@@ -253,12 +253,12 @@ def script_header(script: Path) -> str:
     return match.group(0) + "\n"
 
 
-def write_baselines(directory: Path, cli: Path) -> dict[str, Path]:
+def write_baselines(directory: Path, cli: Path, bodies: dict[str, str] = BASELINE_BODIES) -> dict[str, Path]:
     """Write each baseline script with the CLI's header; rewrite only what changed."""
     directory.mkdir(parents=True, exist_ok=True)
     header = script_header(cli)
     paths = {}
-    for name, body in BASELINE_BODIES.items():
+    for name, body in bodies.items():
         path = directory / f"baseline_{name}.py"
         text = header + body
         if not path.exists() or path.read_text() != text:
@@ -702,9 +702,11 @@ FIGURES: list[Callable[[Bench], None]] = [
 ]
 
 
-def format_table(rows: list[Row]) -> str:
+TABLE_HEADER = Row("figure", "ours", "baseline", "ratio", "target", "result")
+
+
+def format_table(rows: list[Row], header: Row = TABLE_HEADER) -> str:
     """The results as an aligned markdown table."""
-    header = Row("figure", "ours", "baseline", "ratio", "target", "result")
     cells = [[row.figure, row.ours, row.baseline, row.ratio, row.target, row.outcome] for row in [header, *rows]]
     widths = [max(len(line[column]) for line in cells) for column in range(len(cells[0]))]
     lines = [
@@ -722,14 +724,21 @@ def command_output(argv: list[str]) -> str:
         return "?"
 
 
-def machine_lines(sizes: Sizes) -> list[str]:
-    """Where and with what the figures were measured."""
+def environment_lines() -> list[str]:
+    """Where and with what the figures were measured: date, machine, Python, agno, uv."""
     script_python = command_output([uv_binary(), "python", "find", "--script", str(CLI)])
     return [
         f"- date: {command_output(['date'])}",
         f"- machine: `{command_output(['uname', '-a'])}`, {os.cpu_count()} cores (nproc {command_output(['nproc'])})",
         f"- python: {platform.python_version()} (script environment: {command_output([script_python, '--version'])})",
         f"- agno {metadata.version('agno')}, {command_output([uv_binary(), '--version'])} (`{uv_binary()}`)",
+    ]
+
+
+def machine_lines(sizes: Sizes) -> list[str]:
+    """The environment lines and the sizes of this run."""
+    return [
+        *environment_lines(),
         f"- sizes: {sizes.seed} seeded sessions, {sizes.deletions} deletions, {sizes.runs} runs; repetitions: "
         f"{sizes.startup_repetitions} (start-up), {sizes.call_repetitions} (single calls, chat), "
         f"{sizes.bulk_repetitions} (--all, delete)",

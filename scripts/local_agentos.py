@@ -127,24 +127,26 @@ def split_workflow_history(text: str) -> list[str]:
     return [*earlier, WORKFLOW_HISTORY.sub("", text)]
 
 
+def summary_response(messages: list[Any]) -> Any:
+    """The answer to agno's compaction prompt, with token usage; None for any other request."""
+    if not messages or messages[0].role != "system":
+        return None
+    if not messages[0].get_content_string().startswith(COMPACTION_PROMPT_START):
+        return None
+    from agno.metrics import MessageMetrics
+    from agno.models.response import ModelResponse
+
+    transcript = messages[-1].get_content_string()
+    summary = compose_summary(transcript)
+    words_in, words_out = len(transcript.split()), len(summary.split())
+    usage = MessageMetrics(input_tokens=words_in, output_tokens=words_out, total_tokens=words_in + words_out)
+    return ModelResponse(role="assistant", content=summary, response_usage=usage)
+
+
 def build_model_class() -> type:
     """Define the offline model on agno's model base class (agno is imported late)."""
     from agno.models.base import Model
     from agno.models.response import ModelResponse
-
-    def summary_response(messages: list[Any]) -> ModelResponse | None:
-        """The answer to agno's compaction prompt, with token usage; None for any other request."""
-        if not messages or messages[0].role != "system":
-            return None
-        if not messages[0].get_content_string().startswith(COMPACTION_PROMPT_START):
-            return None
-        from agno.metrics import MessageMetrics
-
-        transcript = messages[-1].get_content_string()
-        summary = compose_summary(transcript)
-        words_in, words_out = len(transcript.split()), len(summary.split())
-        usage = MessageMetrics(input_tokens=words_in, output_tokens=words_out, total_tokens=words_in + words_out)
-        return ModelResponse(role="assistant", content=summary, response_usage=usage)
 
     def user_texts(messages: list[Any]) -> list[str]:
         texts = []
@@ -334,7 +336,9 @@ async def seed_sessions(components: dict[str, Any], count: int) -> None:
 
 def bind_socket(port: int) -> socket.socket:
     """Bind 127.0.0.1:port (0 picks a free port) so the READY line can name it."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    # IPPROTO_TCP, not 0: asyncio sets TCP_NODELAY only on sockets that say TCP, and without it
+    # every response on a kept-alive connection waited ~40 ms for a delayed ACK (Nagle).
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", port))
     return sock

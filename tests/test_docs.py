@@ -232,7 +232,29 @@ class Run:
         return json.loads(again.stdout)
 
     def session_id(self) -> str:
-        return self.args.session_id[0]
+        if self.args.session_id:
+            return self.args.session_id[0]
+        named = [sid for sid, s in self.before.items() if s.get("session_name") == self.args.session_name[0]]
+        assert len(named) == 1, self.describe()
+        return named[0]
+
+    def is_single(self) -> bool:
+        """One session named by one id or one name: the single-session output."""
+        return len(self.args.session_id or []) + len(self.args.session_name or []) == 1
+
+    def chosen(self) -> list[str]:
+        """The ids of the sessions the selection chose before the command ran, by the documented rules."""
+        named = set(self.args.session_id or []) | {
+            sid for sid, s in self.before.items() if s.get("session_name") in (self.args.session_name or [])
+        }
+        pool = named if named or self.args.session_id or self.args.session_name else set(self.before)
+        return sorted(sid for sid in pool if sid in self.before and self.matches(self.before[sid]))
+
+    def matches(self, session: dict[str, Any]) -> bool:
+        runs = None
+        if self.args.min_runs is not None or self.args.max_runs is not None or self.args.search:
+            runs = session_runs(self.server, session["session_id"]) if self.action != "list" else None
+        return matches_filters(session, self.args, runs)
 
     def after(self) -> dict[str, dict[str, Any]]:
         return all_sessions(self.server)
@@ -252,14 +274,17 @@ def execute(
     args = cli.build_parser().parse_args(argv) if "--help" not in argv else argparse.Namespace(json=False)
     action = cli.choose_action(args) if "--help" not in argv else "help"
     before = all_sessions(server)
-    named = getattr(args, "session_id", None) or []
+    names = getattr(args, "session_name", None) or []
+    named = (getattr(args, "session_id", None) or []) + [s for s, d in before.items() if d.get("session_name") in names]
     runs_before = {sid: len(session_runs(server, sid)) for sid in named if sid in before}
     outcome = run_cli(argv, capsys)
     return Run(command, server, argv, args, action, outcome, before, runs_before, workdir, capsys)
 
 
-def matches_filters(session: dict[str, Any], args: argparse.Namespace) -> bool:
-    """The documented meaning of the selection flags."""
+def matches_filters(
+    session: dict[str, Any], args: argparse.Namespace, runs: list[dict[str, Any]] | None = None
+) -> bool:
+    """The documented meaning of the selection flags (run filters: from `runs`, or the listed run_count)."""
     owner_ok = all(
         session.get(f"{kind}_id") == getattr(args, f"{kind}_id")
         for kind in ("agent", "team", "workflow")
@@ -268,8 +293,17 @@ def matches_filters(session: dict[str, Any], args: argparse.Namespace) -> bool:
     user_ok = args.user_id is None or session.get("user_id") == args.user_id
     type_ok = args.type is None or session.get("session_type") == args.type
     name_ok = args.name is None or args.name.casefold() in (session.get("session_name") or "").casefold()
-    before_ok = args.before is None or parse_time(session["created_at"]) < args.before
-    return owner_ok and user_ok and type_ok and name_ok and before_ok
+    created, updated = parse_time(session["created_at"]), parse_time(session["updated_at"])
+    times_ok = (args.before is None or created < args.before) and (args.after is None or created >= args.after)
+    times_ok = times_ok and (args.updated_before is None or updated < args.updated_before)
+    times_ok = times_ok and (args.updated_after is None or updated >= args.updated_after)
+    count = len(runs) if runs is not None else session.get("run_count")
+    runs_ok = count is None or (
+        (args.min_runs is None or count >= args.min_runs) and (args.max_runs is None or count <= args.max_runs)
+    )
+    texts = [str(v) for run in runs or [] for v in (run.get("run_input"), run.get("content"))]
+    search_ok = not args.search or runs is None or any(args.search.casefold() in t.casefold() for t in texts)
+    return owner_ok and user_ok and type_ok and name_ok and times_ok and runs_ok and search_ok
 
 
 def parse_time(value: str | int) -> int:
@@ -291,6 +325,10 @@ def check_list(run: Run) -> None:
     sessions, meta = document["data"], document["meta"]
     assert sessions, f"a documented listing shows sessions\n{run.describe()}"
     assert all(matches_filters(session, run.args) for session in sessions), run.describe()
+    assert all(key in session for session in sessions for key in ("session_id", "session_type", "created_at"))
+    if run.args.session_id or run.args.session_name:
+        assert sorted(s["session_id"] for s in sessions) == run.chosen(), run.describe()
+        return assert_unchanged(run)
     if run.args.all:
         assert meta["total_count"] == len(sessions), run.describe()
     else:
@@ -340,7 +378,23 @@ def check_rename(run: Run) -> None:
 
 
 def check_update(run: Run) -> None:
-    detail = session_detail(run.server, run.session_id())
+    if run.args.dry_run:
+        preview = run.json_view()["data"]
+        assert sorted(row["session_id"] for row in preview) == run.chosen(), run.describe()
+        assert all(run.args.metadata.items() <= row["metadata"].items() for row in preview if run.args.metadata)
+        return assert_unchanged(run)
+    if not run.is_single():
+        outcome = run.json_view()
+        assert sorted(outcome["updated"]) == run.chosen() and outcome["not_found"] == [], run.describe()
+        for session_id in outcome["updated"]:
+            check_update_of(run, session_id)
+        return None
+    check_update_of(run, run.session_id())
+    assert run.session_id() in run.outcome.stdout, run.describe()
+
+
+def check_update_of(run: Run, session_id: str) -> None:
+    detail = session_detail(run.server, session_id)
     assert detail is not None, run.describe()
     for flag, stored in (("state", "session_state"), ("metadata", "metadata")):
         given = getattr(run.args, flag)
@@ -376,6 +430,14 @@ def check_delete(run: Run) -> None:
 
 
 def check_clear(run: Run) -> None:
+    if not run.is_single():
+        outcome = run.json_view()
+        assert sorted(outcome["cleared"]) == run.chosen() and outcome["not_found"] == [], run.describe()
+        for session_id, backup in zip(outcome["cleared"], outcome["backups"], strict=True):
+            assert session_runs(run.server, session_id) == [], run.describe()
+            saved = json.loads((run.workdir / backup).read_text())
+            assert saved["session"]["session_id"] == session_id, run.describe()
+        return
     session_id = run.session_id()
     assert session_detail(run.server, session_id) is not None and session_runs(run.server, session_id) == []
     backups = list((run.workdir / (run.args.backup_dir or ".")).glob(f"agentos-backup-{session_id}-*.json"))
@@ -404,6 +466,10 @@ def check_export(run: Run) -> None:
         document = json.loads(run.outcome.stdout)
     else:
         document = json.loads((run.workdir / run.args.export).read_text())
+    if not run.is_single():
+        assert document["format"] == "agentos-sessions-export/1", run.describe()
+        assert sorted(entry["session"]["session_id"] for entry in document["sessions"]) == run.chosen()
+        return assert_unchanged(run)
     assert document["format"] == model.EXPORT_FORMAT and document["session"]["session_id"] == run.session_id()
     assert len(document["runs"]) == run.runs_before[run.session_id()] > 0, run.describe()
     assert_unchanged(run)

@@ -8,14 +8,17 @@ JSON but not AgentOS (or too large), and Ctrl-C.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import logging
 import os
 import pty
 import signal
 import stat
+import struct
 import subprocess
 import sys
+import termios
 import time
 import uuid
 from collections.abc import Iterator
@@ -72,7 +75,12 @@ def create_session(server: AgentOSServer, user_id: str | None = None, **fields: 
 
 def add_run(server: AgentOSServer, session_id: str, message: str, user_id: str | None = None) -> None:
     """One real run in an agent session of `assistant`."""
-    form = {"message": message, "session_id": session_id, "stream": "false", **({"user_id": user_id} or {})}
+    form = {
+        "message": message,
+        "session_id": session_id,
+        "stream": "false",
+        **({"user_id": user_id} if user_id else {}),
+    }
     response = httpx.post(f"{server.url}/agents/assistant/runs", data=form, timeout=60)
     assert response.status_code == 200, response.text
 
@@ -163,13 +171,15 @@ def test_chat_reply_and_runs_table_escape_what_the_agent_echoes(agentos, capsys)
 
     code, out, err = run_cli(capsys, "--base-url", agentos.url, "--session-id", session_id, "--chat", message)
     runs_code, runs_out, _ = run_cli(capsys, "--base-url", agentos.url, "--session-id", session_id, "--show-runs")
-    json_code, json_out, _ = run_cli(capsys, "--base-url", agentos.url, "--session-id", session_id, "--show-runs", "--json")
+    json_code, json_out, _ = run_cli(
+        capsys, "--base-url", agentos.url, "--session-id", session_id, "--show-runs", "--json"
+    )
 
     assert (code, runs_code, json_code) == (0, 0, 0), err
     assert out.startswith("You said: hello \\u001b[2J")
     assert_no_raw_controls(out + runs_out + json_out)
     assert "\\u001b]52;c;" in runs_out
-    assert json.loads(json_out)[0]["run_input"]["input_content"] == message  # JSON keeps the text exact
+    assert json.loads(json_out)[0]["content"].startswith(f"You said: {message}")  # JSON keeps the text exact
 
 
 def test_chat_streamed_to_a_terminal_escapes_each_chunk(agentos) -> None:
@@ -279,9 +289,7 @@ def test_before_reads_an_8_digit_value_as_an_iso_date_and_10_digits_as_unix_seco
 
 @pytest.mark.parametrize("value", ["2030010", "203001011", "0", "1700000", "99.5"])
 @pytest.mark.parametrize("flag", ["--before", "--since"])
-def test_an_all_digit_date_that_is_neither_yyyymmdd_nor_10_digit_seconds_is_refused(
-    proxy, capsys, flag, value
-) -> None:
+def test_an_all_digit_date_that_is_neither_yyyymmdd_nor_10_digit_seconds_is_refused(proxy, capsys, flag, value) -> None:
     extra = ["--session-id", "s", "--show-runs"] if flag == "--since" else []
     code, out, err = run_cli(capsys, "--base-url", proxy.url, *extra, flag, value)
 
@@ -652,6 +660,7 @@ def test_columns_0_at_a_terminal_still_prints_the_table(agentos) -> None:
     user = new_user()
     session_id = create_session(agentos, user)
     main_fd, child_fd = pty.openpty()
+    fcntl.ioctl(child_fd, termios.TIOCSWINSZ, struct.pack("HHHH", 50, 200, 0, 0))  # a 200-column terminal
     process = subprocess.Popen(
         [sys.executable, str(SCRIPT), "--base-url", agentos.url, "--user-id", user],
         stdout=child_fd, stderr=subprocess.PIPE, env={**os.environ, "COLUMNS": "0", "NO_COLOR": "1"},

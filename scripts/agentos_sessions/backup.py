@@ -252,11 +252,15 @@ async def clear_set(api: SessionsApi, request: Request) -> Result:
     if request.args.dry_run:
         counted = [await with_run_count(api, request, s["session_id"]) for s in sessions]
         return Result("clear_preview", whole_document(counted), note=missing_note(missing))
+    if request.args.keep_copy:
+        for session in sessions:
+            owner_path(session, "fork", FORKABLE_TYPES)  # refuse a workflow before any session is cleared
     if not request.chosen_by_ids(sessions):
         request.confirm_set(len(sessions))
     request.confirm(f"clear all runs of {len(sessions)} session(s)")
     cleared: list[str] = []
     backups: list[str] = []
+    copies: list[str] = []
     for index, session in enumerate(sessions):
         try:
             result = await clear_one(api, confirmed(request.pinned(session["session_id"])))
@@ -265,7 +269,8 @@ async def clear_set(api: SessionsApi, request: Request) -> Result:
         if result.kind == "cleared":
             cleared.append(session["session_id"])
             backups.append(result.data["backup"])
-    outcome = {"cleared": cleared, "backups": backups, "not_found": missing}
+            copies += [result.data["copy_session_id"]] if "copy_session_id" in result.data else []
+    outcome = {"cleared": cleared, "backups": backups, **({"copies": copies} if copies else {}), "not_found": missing}
     return Result("cleared_set", outcome, ExitCode.NOT_FOUND if missing else ExitCode.OK, missing_note(missing))
 
 

@@ -98,8 +98,10 @@ def sent_hint(target: ChatTarget) -> str:
 
 def broken_stream(error: Exception, reply: ChatReply, target: ChatTarget, base_url: str) -> CliError:
     """The error for a run whose stream failed, with what had arrived."""
-    failure = error if isinstance(error, CliError) else translate_error(error, base_url)
-    failure = unsent_or_unknown(failure, error, idempotent=False, hint=sent_hint(target))
+    if isinstance(error, CliError):  # an answer that is not AgentOS's, after the message went out
+        failure = CliError(error.message, error.exit_code, sent_hint(target))
+    else:
+        failure = unsent_or_unknown(translate_error(error, base_url), error, idempotent=False, hint=sent_hint(target))
     if not reply.content:
         return failure
     message = f"the reply stream broke: {failure.message}; received so far: {reply.content!r}"

@@ -34,14 +34,22 @@ def terminal_width() -> int:
         return 80
 
 
+class ResultConsole(Console):
+    """A rich Console that leaves a closed stdout to `main` (rich itself would exit 1)."""
+
+    def on_broken_pipe(self) -> None:
+        self.quiet = True
+        raise BrokenPipeError
+
+
 def stdout_console() -> Console:
     """Rich tables on a terminal; in a pipe, never cut or wrap a row."""
     # Names, inputs and outputs come from the API: never read them as markup or emoji codes.
     plain_text: dict[str, Any] = {"markup": False, "emoji": False, "highlight": False}
     width = columns_from_environment()
     if sys.stdout.isatty():
-        return Console(width=width or terminal_width(), **plain_text)
-    return Console(width=width or MAX_COLUMNS, no_color=True, soft_wrap=False, **plain_text)
+        return ResultConsole(width=width or terminal_width(), **plain_text)
+    return ResultConsole(width=width or MAX_COLUMNS, no_color=True, soft_wrap=False, **plain_text)
 
 
 def emit(result: Result, as_json: bool) -> None:
