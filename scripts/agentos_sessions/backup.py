@@ -17,7 +17,7 @@ from typing import Any
 from .api import SessionsApi
 from .copying import FORKABLE_TYPES, fork_on_server, owner_path
 from .errors import CliError, ExitCode, usage_error
-from .model import EXPORT_FORMAT, SESSION_TYPES, Result, checked_id, now_iso, strict_json
+from .model import EXPORT_FORMAT, MAX_JSON_DEPTH, SESSION_TYPES, Result, checked_id, json_depth, now_iso, strict_json
 from .request import Request, pin_single_session
 from .selection import LOOKUP_CONCURRENCY, get_runs, get_session, resolve, whole_document
 
@@ -224,6 +224,8 @@ async def clear_one(api: SessionsApi, request: Request) -> Result:
         after = await get_session(api, session_id, request.args.user_id)
         runs = await get_runs(api, session_id, request.user_params())
     except CliError as error:
+        if error.exit_code == ExitCode.CONFLICT:
+            raise recreated_meanwhile(session_id, backup) from error
         raise CliError(f"clearing '{session_id}' failed: {error.message}", error.exit_code, restore_hint) from error
     except asyncio.CancelledError:  # Ctrl-C: the session may be gone, so name the backup
         raise CliError(f"clearing '{session_id}' was interrupted", ExitCode.INTERRUPTED, restore_hint) from None
@@ -235,6 +237,17 @@ async def clear_one(api: SessionsApi, request: Request) -> Result:
     cleared = {**after, "run_count": 0, "runs_removed": len(document["runs"]), "backup": str(backup)}
     copy = {"copy_session_id": document["copy_session_id"]} if "copy_session_id" in document else {}
     return Result("cleared", {**cleared, **copy})
+
+
+def recreated_meanwhile(session_id: str, backup: Path) -> CliError:
+    """A run re-created the session between the delete and the re-create: say so, offer what works."""
+    return CliError(
+        f"clearing '{session_id}': after its runs were deleted, a new run re-created the session before the "
+        f"script could; the backup {backup} holds the cleared runs",
+        ExitCode.CONFLICT,
+        f"the session now holds only the new run; to bring back its old name, state and metadata: "
+        f"--session-id {session_id} --delete, then --restore {backup}",
+    )
 
 
 async def with_run_count(api: SessionsApi, request: Request, session_id: str) -> dict[str, Any]:
@@ -327,6 +340,10 @@ def checked_entry(path: Path, entry: Any) -> None:
         usage_error(f"{path} names no session type", f"session_type must be one of {', '.join(SESSION_TYPES)}")
     session_id = session.get("session_id")
     checked_id(session_id if isinstance(session_id, str) else "", "the backup's session_id")
+    if json_depth({k: session.get(k) for k in ("session_state", "metadata")}) > MAX_JSON_DEPTH + 1:
+        usage_error(
+            f"{path} holds state or metadata nested deeper than {MAX_JSON_DEPTH} levels", "AgentOS cannot read it back"
+        )
 
 
 async def restore_session(api: SessionsApi, request: Request) -> Result:

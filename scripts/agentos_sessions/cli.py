@@ -18,7 +18,17 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from urllib.parse import urlsplit
 
 from .errors import CliError, ExitCode, usage_error
-from .model import MAX_UNIX_SECONDS, SESSION_TYPES, Result, printable, redact_url, redact_urls, strict_json
+from .model import (
+    MAX_JSON_DEPTH,
+    MAX_UNIX_SECONDS,
+    SESSION_TYPES,
+    Result,
+    json_depth,
+    printable,
+    redact_url,
+    redact_urls,
+    strict_json,
+)
 
 if TYPE_CHECKING:
     from .api import SessionsApi, Settings
@@ -222,6 +232,10 @@ def json_object(text: str) -> dict[str, Any]:
         raise argparse.ArgumentTypeError("invalid JSON (nested too deeply)") from None
     if not isinstance(value, dict):
         raise argparse.ArgumentTypeError(f'expected a JSON object like \'{{"key": "value"}}\', got {text[:40]!r}')
+    if json_depth(value) > MAX_JSON_DEPTH:
+        raise argparse.ArgumentTypeError(
+            f"JSON nested deeper than {MAX_JSON_DEPTH} levels: AgentOS would store it and then fail to read it back"
+        )
     return value
 
 

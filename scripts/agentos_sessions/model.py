@@ -179,3 +179,20 @@ def is_run(run: Any) -> bool:
         and (run.get("created_at") is None or is_api_time(run["created_at"]))
         and (messages is None or (isinstance(messages, list) and all(isinstance(m, dict) for m in messages)))
     )
+
+
+# AgentOS 3.1.10 stores a value nested 254 levels deep and then cannot serialise that session
+# again (500 on every read of it); 253 still works. Refuse anything deeper than this.
+MAX_JSON_DEPTH = 250
+
+
+def json_depth(value: Any) -> int:
+    """How deeply objects and lists nest in a JSON value (a scalar is 0), without recursion."""
+    deepest, stack = 0, [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else None
+        if children is not None:
+            deepest = max(deepest, depth + 1)
+            stack.extend((child, depth + 1) for child in children)
+    return deepest

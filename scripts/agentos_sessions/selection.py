@@ -42,13 +42,16 @@ async def fetch_all_pages(
     # and an empty page (past the real end) stops the hand-out.
     numbers = iter(range(2, total_pages + 1))
     past_end = False
+    totals = {first["meta"].get("total_count")}
 
     async def fetch() -> None:
         nonlocal past_end
         for page in numbers:
             if past_end:
                 return
-            pages[page] = (await fetch_page(api, params, page, page_size))["data"]
+            document = await fetch_page(api, params, page, page_size)
+            pages[page] = document["data"]
+            totals.add(document["meta"].get("total_count"))
             past_end = past_end or not pages[page]
             if progress:
                 progress(len(pages), total_pages, "pages")
@@ -58,11 +61,24 @@ async def fetch_all_pages(
     await asyncio.gather(*(fetch() for _ in range(PAGE_CONCURRENCY)))
     sessions = unique_sessions(session for page in sorted(pages) for session in pages[page])
     total = first["meta"].get("total_count", len(sessions))
-    if len(sessions) < total:
-        # Rows with equal sort keys have no fixed order (PostgreSQL), so pages can
+    if len(sessions) < total or len(totals) > 1:
+        # Rows with equal sort keys have no fixed order (PostgreSQL), and sessions created or
+        # deleted meanwhile (the total changed between pages) shift the pages, so pages can
         # overlap and miss rows: one page holding everything has a single order.
-        return (await fetch_page(api, params, 1, total))["data"]
+        return await fetch_in_one_page(api, params, total)
     return sessions
+
+
+async def fetch_in_one_page(api: SessionsApi, params: dict[str, Any], at_least: int) -> list[dict[str, Any]]:
+    """Every session in one page, as large as the server's total is now (it may have grown)."""
+    limit = at_least
+    for _ in range(5):
+        document = await fetch_page(api, params, 1, limit)
+        total = document["meta"].get("total_count", 0)
+        if not isinstance(total, int) or total <= limit:
+            return unique_sessions(document["data"])
+        limit = total + max(100, total // 10)
+    raise CliError("sessions kept being created faster than they could be listed", ExitCode.ERROR, "try again")
 
 
 def unique_sessions(sessions: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
