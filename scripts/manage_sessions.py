@@ -19,7 +19,8 @@
 
 Exit codes: 0 ok, 1 server error or anything unexpected, 2 bad usage or bad input
 (nothing sent), 3 not found, 4 authentication or authorization refused, 5 server
-unreachable or timed out, 6 conflict, 130 interrupted.
+unreachable or timed out, 6 conflict, 130 interrupted, 141 stdout closed before the
+result was written.
 """
 
 import os

@@ -85,6 +85,12 @@ def stop_server(server: AgentOSServer) -> None:
             server.process.wait()
 
 
+@pytest.fixture(autouse=True)
+def backups_in_the_test_directory(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """--clear's default backup folder is the test's own directory, never the user's state folder."""
+    monkeypatch.setenv("AGENTOS_BACKUP_DIR", str(tmp_path))
+
+
 @pytest.fixture
 def isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """No URL or key from the caller's shell; files the CLI writes land in the test's directory."""

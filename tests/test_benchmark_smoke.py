@@ -53,3 +53,40 @@ def test_regenerated_report_keeps_hand_written_notes(tmp_path: Path) -> None:
     output.write_text(f"old table\n{bench_cli.NOTES_MARKER}\nwhy a target was missed\n")
     bench_cli.write_report(output, "new table\n")
     assert output.read_text() == f"new table\n\n{bench_cli.NOTES_MARKER}\nwhy a target was missed\n"
+
+
+SETS_BENCHMARK = ROOT / "benchmarks" / "bench_sets.py"
+SETS_FIGURE_LINES = (
+    "| 6. --update --metadata --yes, 10 sessions ",
+    "| 6. same metadata afterwards ",
+    "| 7a. --max-runs 0 --all --json, 24 sessions ",
+    "| 7a. same session ids ",
+    "| 7b. --search banana --all --json, 24 sessions ",
+    "| 7b. same session ids ",
+    "| 8a. --all --json: time ",
+    "| 8a. --all --json: peak memory ",
+    "| 8b. --delete --user-id --before --dry-run --json: time ",
+    "| 8b. --delete --user-id --before --dry-run --json: peak memory ",
+)
+
+
+@pytest.mark.slow
+def test_quick_sets_benchmark_prints_and_writes_every_figure_with_both_sides_agreeing(tmp_path: Path) -> None:
+    output = tmp_path / "RESULTS-sets.md"
+    completed = subprocess.run(
+        [sys.executable, str(SETS_BENCHMARK), "--quick", "--output", str(output)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=240,
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    report = output.read_text()
+    for line in SETS_FIGURE_LINES:
+        assert line in completed.stdout, f"{line!r} missing from stdout:\n{completed.stdout}"
+        assert line in report, f"{line!r} missing from {output.name}"
+    checks = [line for line in report.splitlines() if line.startswith(("| 6. same ", "| 7a. same ", "| 7b. same "))]
+    cells = [[cell.strip() for cell in line.strip("|").split("|")] for line in checks]
+    assert len(cells) == 3 and all(row[4:] == ["identical", "pass"] for row in cells), checks
+    assert "| 40 sessions " in report and "| 400 sessions " in report
+    assert "agno 3.1" in report and "- date: " in report and "[RESULTS.md](RESULTS.md)" in report

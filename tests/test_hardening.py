@@ -529,9 +529,10 @@ ODD_ANSWERS = {
     "list-total-pages-text": (["--all"], {"data": [SESSION], "meta": {**PAGE_META, "total_pages": "5"}}),
     "list-total-pages-wild": (["--all"], {"data": [SESSION], "meta": {**PAGE_META, "total_pages": 100_000_000}}),
     "list-count-bool": (["--all"], {"data": [SESSION], "meta": {**PAGE_META, "total_count": True}}),
-    "session-id-not-text": (["--session-id", "s-1"], {"session_id": 5}),
-    "session-name-list": (["--session-id", "s-1"], {"session_id": "s-1", "session_name": ["x"]}),
-    "session-time-huge": (["--session-id", "s-1"], {"session_id": "s-1", "created_at": 1e30}),
+    "session-id-not-text": (["--session-id", "s-1", "--delete"], {"session_id": 5}),
+    "session-name-list": (["--session-id", "s-1", "--delete"], {"session_id": "s-1", "session_name": ["x"]}),
+    "session-time-huge": (["--session-id", "s-1", "--delete"], {"session_id": "s-1", "created_at": 1e30}),
+    "inspect-id-not-text": (["--session-id", "s-1"], {"session_id": 5}),
     "runs-id-not-text": (["--session-id", "s-1", "--show-runs"], [{"run_id": 5}]),
     "runs-messages-number": (["--session-id", "s-1", "--show-runs"], [{"run_id": "r", "messages": 5}]),
     "run-messages-not-objects": (["--session-id", "s-1", "--run-id", "r"], {"run_id": "r", "messages": [1, 2]}),
@@ -550,6 +551,7 @@ def test_json_that_is_not_agentos_shaped_is_one_clear_error_not_a_traceback(prox
     line = one_line(err)
     assert "does not send" in line and "--base-url" in line
     assert len(proxy.seen()) <= 2 and time.monotonic() - started < 30
+    assert proxy.seen("DELETE") == []
 
 
 def test_a_consistent_but_huge_page_count_is_fetched_lazily_and_stops_at_the_first_empty_page(proxy, capsys) -> None:
@@ -574,11 +576,18 @@ def test_a_300_mb_answer_is_refused_at_the_cap_without_reading_it_all(proxy, cap
     assert f"larger than {api.MAX_ANSWER_BYTES // 2**20} MiB" in one_line(err)
 
 
-def test_an_answer_declaring_a_huge_length_is_refused_before_its_body_is_read(proxy, capsys, monkeypatch) -> None:
+@pytest.mark.parametrize(
+    ("method", "argv"),
+    [("GET", []), ("POST", ["--create", "--agent-id", "assistant"])],
+    ids=["list", "create-through-agno-client"],
+)
+def test_an_answer_declaring_a_huge_length_is_refused_before_its_body_is_read(
+    proxy, capsys, monkeypatch, method, argv
+) -> None:
     monkeypatch.setattr(api, "MAX_ANSWER_BYTES", 1000)
-    proxy.fail(200, body=b'{"data": [], "meta": {}}' + b" " * 2000, method="GET", path="/sessions")
+    proxy.fail(200, body=b'{"data": [], "meta": {}}' + b" " * 2000, method=method, path="/sessions")
 
-    code, _out, err = run_cli(capsys, "--base-url", proxy.url, "--retries", "0")
+    code, _out, err = run_cli(capsys, "--base-url", proxy.url, "--retries", "0", *argv)
 
     assert code == 1
     assert "larger than" in one_line(err)

@@ -108,11 +108,20 @@ async def export_set(api: SessionsApi, request: Request) -> tuple[dict[str, Any]
     return document, resolved.missing
 
 
+def backup_dir(given: str | None) -> Path:
+    """--backup-dir, else $AGENTOS_BACKUP_DIR, else the XDG state folder: never the skill's own folder."""
+    if given:
+        return Path(given)
+    if os.environ.get("AGENTOS_BACKUP_DIR"):
+        return Path(os.environ["AGENTOS_BACKUP_DIR"])
+    state = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(state) / "agentos-sessions" / "backups"
+
+
 def backup_path(request: Request, session_id: str) -> Path:
-    """A new, unique backup file name for a session: --backup-dir, else the current directory."""
+    """A new, unique backup file name for a session, in the backup folder."""
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
-    name = f"agentos-backup-{session_id}-{stamp}-{secrets.token_hex(4)}.json"
-    return Path(request.args.backup_dir) / name if request.args.backup_dir else Path(name)
+    return backup_dir(request.args.backup_dir) / f"agentos-backup-{session_id}-{stamp}-{secrets.token_hex(4)}.json"
 
 
 def write_backup(document: dict[str, Any], request: Request, session_id: str) -> Path:

@@ -76,6 +76,12 @@ async def chat_target(api: SessionsApi, request: Request) -> ChatTarget:
         checked_id(owner, f"the {session['session_type']} id of session '{session_id}'")  # it goes into the URL
         # AgentOS refuses a run into a session without its owner's user_id.
         return ChatTarget(session["session_type"], owner, session_id, args.user_id or session.get("user_id"), False)
+    if not given and session_id:
+        raise CliError(
+            f"session '{session_id}' not found on {api.settings.base_url}",
+            ExitCode.NOT_FOUND,
+            f"to start a session with this id, add --agent-id or --team-id: --session-id {session_id} --agent-id ID",
+        )
     if not given:
         usage_error("--chat needs --session-id of an existing session, or --agent-id/--team-id", "see --help")
     kind = "team" if args.team_id else "agent"

@@ -19,8 +19,11 @@ from urllib.parse import urlsplit
 
 from .errors import CliError, ExitCode, usage_error
 from .model import (
+    GROUP_FIELDS,
     MAX_JSON_DEPTH,
     MAX_UNIX_SECONDS,
+    RUN_FIELDS,
+    SESSION_FIELDS,
     SESSION_TYPES,
     Result,
     json_depth,
@@ -101,6 +104,9 @@ FLAG_ACTIONS = {
     "yes": ("delete", "update", "clear"),
     "backup_dir": ("clear",),
     "keep_copy": ("clear",),
+    "count": ("list",),
+    "group_by": ("list",),
+    "fields": (*NARROWED, "create", "restore"),
 }
 # Actions on exactly one session, named by --session-id or --session-name.
 ONE_SESSION_ACTIONS = ("rename", "runs", "run", "inspect", "fork", "compact")
@@ -216,6 +222,14 @@ def point_in_time(text: str) -> int:
         raise argparse.ArgumentTypeError(
             f"cannot read {text!r} as a date; use ISO 8601 (2026-11-28T14:00:00Z, 20261128) or Unix seconds"
         ) from None
+
+
+def field_names(text: str) -> tuple[str, ...]:
+    """An argparse type: comma-separated field names (checked against the action later)."""
+    names = tuple(name.strip() for name in text.split(","))
+    if not all(names):
+        raise argparse.ArgumentTypeError(f"expected field names separated by commas, got {text!r}")
+    return names
 
 
 def json_object(text: str) -> dict[str, Any]:
@@ -351,6 +365,16 @@ def build_parser(prog: str = SCRIPT_NAME) -> Parser:
     listing.add_argument("--all", action="store_true", help="every page; with a write and no filter: every session")
     listing.add_argument("--sort-by", type=sort_field, help=f"one of {', '.join(SORT_FIELDS)} (default created_at)")
     listing.add_argument("--sort-order", choices=("asc", "desc"), help="default desc (newest first)")
+    listing.add_argument("--count", action="store_true", help="print how many sessions match, not the sessions")
+    listing.add_argument(
+        "--group-by", choices=GROUP_FIELDS, metavar="FIELD", help=f"with --count: per {', '.join(GROUP_FIELDS)}"
+    )
+    listing.add_argument(
+        "--fields",
+        type=field_names,
+        metavar="A,B",
+        help="only these fields of each session or run (JSON keys, columns)",
+    )
 
     runs = parser.add_argument_group("runs")
     runs.add_argument("--status", type=run_status, action="append", help="only runs with this status (repeatable)")
@@ -486,11 +510,26 @@ def build_request(args: argparse.Namespace, action: str, as_json: bool) -> Reque
         usage_error("this action needs --session-id or --session-name", "find sessions by listing them")
     if named > 1 and action in (*ONE_SESSION_ACTIONS, "chat"):
         usage_error("this action works on one session: give one --session-id or --session-name", "see --help")
+    check_fields(args, action)
+    if args.group_by and not args.count:
+        usage_error("--group-by goes with --count", "e.g. --count --group-by user_id")
     if args.all and args.page:
         usage_error("--all fetches every page, so --page does not apply", "drop --page, or --all")
     if action in ("update", "clear", "export") and selection.is_empty() and not args.all:
         usage_error(f"--{action} needs --session-id, --session-name or filters", "or --all for every session")
     return Request(args, selection, *feedback_for(action, as_json))
+
+
+def check_fields(args: argparse.Namespace, action: str) -> None:
+    """Refuse --fields naming anything the action's sessions or runs do not have; nothing is sent."""
+    if args.fields is None:
+        return
+    known = RUN_FIELDS if action in ("runs", "run") else SESSION_FIELDS
+    unknown = [name for name in args.fields if name not in known]
+    if unknown:
+        usage_error(f"unknown field(s) for this action: {', '.join(unknown)}", f"valid fields: {', '.join(known)}")
+    if args.count:
+        usage_error("--fields does not apply to --count", "drop one of them")
 
 
 def build_selection(args: argparse.Namespace, action: str) -> Selection:
@@ -570,6 +609,7 @@ def action_for(name: str) -> Action:
 async def run(action: str, settings: Settings, request: Request) -> Result:
     """Open the API once and run the action."""
     from .api import SessionsApi
+    from .render import shaped
     from .request import pin_single_session
     from .selection import LOOKUP_CONCURRENCY, PAGE_CONCURRENCY
 
@@ -577,7 +617,7 @@ async def run(action: str, settings: Settings, request: Request) -> Result:
         async with SessionsApi(settings, max(PAGE_CONCURRENCY, LOOKUP_CONCURRENCY)) as api:
             if action in ONE_SESSION_ACTIONS or (action == "chat" and request.selection.session_names):
                 request = await pin_single_session(api, request)
-            result = await action_for(action)(api, request)
+            result = shaped(await action_for(action)(api, request), request.args.fields)
     finally:
         close = getattr(request.progress, "close", None)
         if close:

@@ -36,12 +36,13 @@ SESSION_TEXT_FIELDS = ("session_name", "user_id", "agent_id", "team_id", "workfl
 
 
 class Result(NamedTuple):
-    """What an action produced: a kind the renderers know, and its data."""
+    """What an action produced: a kind the renderers know, and its data (`fields`: the columns asked for)."""
 
     kind: str
     data: Any
     exit_code: ExitCode = ExitCode.OK
     note: str = ""
+    fields: tuple[str, ...] | None = None
 
 
 def checked_id(value: Any, flag: str) -> str:
@@ -196,3 +197,42 @@ def json_depth(value: Any) -> int:
             deepest = max(deepest, depth + 1)
             stack.extend((child, depth + 1) for child in children)
     return deepest
+
+
+# What --fields may name: AgentOS's own field names, plus the script's session_type,
+# run_count and component_id (the agent, team or workflow id, whichever is set).
+SESSION_FIELDS = (
+    "session_id", "session_name", "session_type", "component_id", "agent_id", "team_id", "workflow_id",
+    "user_id", "session_state", "metadata", "session_summary", "created_at", "updated_at", "run_count",
+    "metrics", "total_tokens", "chat_history", "agent_data", "team_data", "workflow_data", "session_data",
+    "agent_session_id", "runs_removed", "runs_not_restored", "backup", "copy_session_id", "forked_from_session_id",
+)  # fmt: skip
+RUN_FIELDS = (
+    "run_id", "status", "created_at", "run_input", "content", "component_id", "agent_id", "team_id",
+    "workflow_id", "user_id", "parent_run_id", "metrics", "messages", "metadata", "session_state",
+    "reasoning_content", "reasoning_steps", "reasoning_messages", "references", "images", "videos", "audio",
+    "files", "input_media", "run_response_format", "step_results", "step_executor_runs", "events",
+)  # fmt: skip
+# A session in JSON, unless --fields asks for more: its properties, not its history.
+CONCISE_SESSION_FIELDS = (
+    "session_id", "session_name", "session_type", "agent_id", "team_id", "workflow_id", "user_id",
+    "session_state", "metadata", "session_summary", "created_at", "updated_at", "run_count",
+    "runs_removed", "runs_not_restored", "backup", "copy_session_id", "forked_from_session_id",
+)  # fmt: skip
+CONCISE_RUN_FIELDS = ("run_id", "status", "created_at", "run_input", "content")
+GROUP_FIELDS = ("user_id", "component_id", "agent_id", "team_id", "workflow_id", "session_type")
+
+
+def field_value(item: dict[str, Any], field: str) -> Any:
+    """A field of a session or run, the computed component_id included."""
+    return component_of(item) or None if field == "component_id" else item.get(field)
+
+
+def projected(item: dict[str, Any], fields: tuple[str, ...]) -> dict[str, Any]:
+    """Only these fields of a session or run, in this order; absent ones are left out, as AgentOS does."""
+    return {field: value for field in fields if (value := field_value(item, field)) is not None}
+
+
+def run_text(value: Any) -> Any:
+    """A run's input as its text: AgentOS may wrap it as {"input_content": ...}."""
+    return value.get("input_content", value) if isinstance(value, dict) else value

@@ -56,7 +56,9 @@ def emit(result: Result, as_json: bool) -> None:
     """Write a result to stdout: JSON for programs, a table for people; terminal controls are escaped."""
     if as_json:
         # Controls become \uXXXX escapes, which JSON reads back as the same characters.
-        sys.stdout.write(printable(json.dumps(json_document(result), indent=2, ensure_ascii=False), True) + "\n")
+        # Indented for a person at a terminal; one compact line for a pipe or a file, as gh does.
+        layout: dict[str, Any] = {"indent": 2} if sys.stdout.isatty() else {"separators": (",", ":")}
+        sys.stdout.write(printable(json.dumps(json_document(result), ensure_ascii=False, **layout), True) + "\n")
     else:
         rendered = for_people(result)
         if isinstance(rendered, str):

@@ -13,7 +13,16 @@ from typing import Any
 from rich.console import Group, RenderableType
 from rich.table import Table
 
-from .model import Result, component_of, printable
+from .model import (
+    CONCISE_RUN_FIELDS,
+    CONCISE_SESSION_FIELDS,
+    Result,
+    component_of,
+    field_value,
+    printable,
+    projected,
+    run_text,
+)
 
 TABLE_TEXT_LIMIT = 60
 
@@ -67,7 +76,9 @@ def new_table(*columns: str, title: str | None = None) -> Table:
 def sessions_table(document: dict[str, Any]) -> Table:
     """The session list as a table; a Runs column when the runs were counted."""
     meta = document.get("meta", {})
-    title = f"Sessions (page {meta.get('page', 1)} of {meta.get('total_pages', 1)}, {meta.get('total_count', 0)} total)"
+    title = f"Sessions ({meta.get('total_count', 0)} total)"
+    if "page" in meta:
+        title = f"Sessions (page {meta['page']} of {meta.get('total_pages', 1)}, {meta.get('total_count', 0)} total)"
     counted = any("run_count" in session for session in document["data"])
     columns = ["Session ID", "Name", "Type", "Component", "User", "Created", "Updated", *(["Runs"] if counted else [])]
     table = new_table(*columns, title=title)
@@ -251,6 +262,7 @@ TABLE_RENDERERS: dict[str, Callable[[Any], RenderableType | str]] = {
     "run": run_view,
     "deleted": outcome_table,
     "exported": exported_line,
+    "count": lambda counted: count_view(counted),
     "updated": lambda outcome: ids_table(outcome, {"updated": "updated", "not_found": "not found"}),
     "update_preview": update_preview_table,
     "cleared_set": cleared_set_table,
@@ -262,9 +274,60 @@ TABLE_RENDERERS: dict[str, Callable[[Any], RenderableType | str]] = {
 }
 
 
+SESSION_KINDS = ("session", "cleared", "forked")
+LIST_KINDS = ("sessions", "dry_run", "clear_preview")
+
+
+def shaped(result: Result, fields: tuple[str, ...] | None) -> Result:
+    """The result as small as asked: --fields, else concise sessions and runs (their properties, not history)."""
+    data = result.data
+    if result.kind in SESSION_KINDS:
+        data = projected(data, fields or CONCISE_SESSION_FIELDS)
+    elif result.kind in LIST_KINDS and fields:
+        data = {**data, "data": [projected(session, fields) for session in data["data"]]}
+    elif result.kind == "runs":
+        runs = (
+            data["data"] if fields else [{**run, "run_input": run_text(run.get("run_input"))} for run in data["data"]]
+        )
+        data = {**data, "data": [projected(run, fields or CONCISE_RUN_FIELDS) for run in runs]}
+    elif result.kind == "run" and fields:
+        data = projected(data, fields)
+    return result._replace(data=data, fields=fields)
+
+
+def cell(field: str, value: Any) -> str:
+    """One table cell for a field's value."""
+    if field.endswith("_at"):
+        return format_time(value)
+    return shorten(value) if isinstance(value, str) else compact_json(value) or ("" if value is None else str(value))
+
+
+def fields_table(items: list[dict[str, Any]], fields: tuple[str, ...], title: str | None = None) -> Table:
+    """The asked-for fields of sessions or runs as columns."""
+    table = new_table(*fields, title=title)
+    for item in items:
+        table.add_row(*(cell(field, field_value(item, field)) for field in fields))
+    return table
+
+
 def for_people(result: Result) -> RenderableType | str:
     """The table (or line of text) a person sees for a result."""
+    fields = result.fields
+    if fields and result.kind in (*LIST_KINDS, "runs"):
+        return fields_table(result.data["data"], fields)
+    if fields and result.kind in (*SESSION_KINDS, "run"):
+        return field_table((field, cell(field, field_value(result.data, field))) for field in fields)
     return TABLE_RENDERERS[result.kind](result.data)
+
+
+def count_view(counted: dict[str, Any]) -> RenderableType | str:
+    """--count: the number, or a table of groups, largest first."""
+    if "groups" not in counted:
+        return str(counted["count"])
+    table = new_table("Value", "Sessions", title=f"{counted['count']} sessions")
+    for value, number in counted["groups"].items():
+        table.add_row(value, str(number))
+    return table
 
 
 def json_document(result: Result) -> Any:

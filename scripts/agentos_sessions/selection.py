@@ -102,9 +102,8 @@ def page_document(sessions: list[dict[str, Any]], page: int, limit: int) -> dict
 
 
 def whole_document(sessions: list[dict[str, Any]]) -> dict[str, Any]:
-    """All sessions as one page with the true total."""
-    total = len(sessions)
-    return {"data": sessions, "meta": {"page": 1, "limit": total, "total_pages": 1, "total_count": total}}
+    """Every matching session, with the true total and nothing that reads like a page limit."""
+    return {"data": sessions, "meta": {"total_count": len(sessions)}}
 
 
 async def find_sessions(

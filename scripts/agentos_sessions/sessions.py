@@ -6,13 +6,16 @@ Each action returns a `Result`; none prints.
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
+from typing import Any
 
 from .api import SessionsApi
 from .errors import ExitCode, not_agentos
-from .model import Result, checked_id, detect_session_type, is_run
+from .model import Result, checked_id, detect_session_type, field_value, is_run
 from .request import Request, owner_type
 from .selection import (
     ALL_PAGE_SIZE,
+    Filters,
     count_runs,
     fetch_page,
     find_sessions,
@@ -21,11 +24,23 @@ from .selection import (
     page_document,
     resolve,
     whole_document,
+    with_run_filters,
 )
 
 
 async def list_sessions(api: SessionsApi, request: Request) -> Result:
-    """List sessions: the named ones, one page, or every page with --all."""
+    """List sessions: the named ones, one page, or every page with --all; or count them."""
+    if request.args.count:
+        return Result("count", await count_sessions(api, request))
+    result = await listed(api, request)
+    if "run_count" in (request.args.fields or ()) and not request.filters.needs_runs():
+        counted = await with_run_filters(api, result.data["data"], Filters(min_runs=0), request.progress)
+        result = result._replace(data={**result.data, "data": counted})
+    return result
+
+
+async def listed(api: SessionsApi, request: Request) -> Result:
+    """The sessions of a listing, as AgentOS's {data, meta}."""
     selection, filters, order, args = request.selection, request.filters, request.order(), request.args
     if selection.names_sessions():
         resolved = await resolve(api, selection, order, request.progress)
@@ -42,6 +57,19 @@ async def list_sessions(api: SessionsApi, request: Request) -> Result:
         return Result("sessions", page_document(matching, args.page or 1, limit))
     document = await fetch_page(api, {**filters.server_params(), **order}, args.page or 1, limit)
     return Result("sessions", document)
+
+
+async def count_sessions(api: SessionsApi, request: Request) -> dict[str, Any]:
+    """How many sessions the selection chooses, and per value of --group-by, largest group first."""
+    selection, group_by = request.selection, request.args.group_by
+    if not group_by and not selection.names_sessions() and not selection.filters.needs_local_pass():
+        document = await fetch_page(api, selection.filters.server_params(), 1, 1)  # AgentOS counts
+        return {"count": document["meta"].get("total_count", 0)}
+    sessions = (await resolve(api, selection, None, request.progress)).sessions
+    if not group_by:
+        return {"count": len(sessions)}
+    groups = Counter(str(field_value(session, group_by) or "(none)") for session in sessions)
+    return {"count": len(sessions), "groups": dict(sorted(groups.items(), key=lambda item: (-item[1], item[0])))}
 
 
 async def inspect_session(api: SessionsApi, request: Request) -> Result:
