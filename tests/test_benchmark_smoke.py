@@ -90,3 +90,33 @@ def test_quick_sets_benchmark_prints_and_writes_every_figure_with_both_sides_agr
     assert len(cells) == 3 and all(row[4:] == ["identical", "pass"] for row in cells), checks
     assert "| 40 sessions " in report and "| 400 sessions " in report
     assert "agno 3.1" in report and "- date: " in report and "[RESULTS.md](RESULTS.md)" in report
+
+
+AGENT_BENCHMARK = ROOT / "benchmarks" / "bench_agent_requests.py"
+AGENT_REQUEST_ROWS = tuple(f"| {number}. " for number in range(1, 11))
+
+
+def before_commit_is_available() -> bool:
+    found = subprocess.run(["git", "cat-file", "-e", "d1c1f41^{commit}"], cwd=ROOT, capture_output=True)
+    return found.returncode == 0
+
+
+@pytest.mark.slow
+def test_agent_requests_benchmark_answers_every_request_completely_with_3x_fewer_characters(tmp_path: Path) -> None:
+    if not before_commit_is_available():
+        pytest.skip("commit d1c1f41 (the 'before' script) is not in this clone's history")
+    output = tmp_path / "RESULTS-agent-requests.md"
+    completed = subprocess.run(
+        [sys.executable, str(AGENT_BENCHMARK), "--output", str(output)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=240,
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    report = output.read_text()
+    for row in AGENT_REQUEST_ROWS:
+        assert row in completed.stdout and row in report, f"{row!r} missing"
+    assert "n/a" not in completed.stdout
+    assert "every answer complete: pass " in completed.stdout and "| **total** " in report
+    assert "agno 3.1" in report and "- date: " in report

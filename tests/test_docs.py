@@ -322,10 +322,18 @@ def check_help(run: Run) -> None:
 
 def check_list(run: Run) -> None:
     document = run.json_view()
+    if run.args.count:
+        expected = [s for s in run.before.values() if matches_filters(s, run.args)]
+        assert document["count"] == len(expected) > 0, run.describe()
+        if run.args.group_by:
+            assert sum(document["groups"].values()) == len(expected), run.describe()
+            assert list(document["groups"].values()) == sorted(document["groups"].values(), reverse=True)
+        return assert_unchanged(run)
     sessions, meta = document["data"], document["meta"]
     assert sessions, f"a documented listing shows sessions\n{run.describe()}"
-    assert all(matches_filters(session, run.args) for session in sessions), run.describe()
-    assert all(key in session for session in sessions for key in ("session_id", "session_type", "created_at"))
+    assert all(matches_filters(session, run.args) for session in sessions if "created_at" in session), run.describe()
+    wanted = run.args.fields or ("session_id", "session_type", "created_at")
+    assert all(set(wanted) >= set(s) if run.args.fields else set(wanted) <= set(s) for s in sessions), run.describe()
     if run.args.session_id or run.args.session_name:
         assert sorted(s["session_id"] for s in sessions) == run.chosen(), run.describe()
         return assert_unchanged(run)

@@ -183,9 +183,10 @@ def test_chat_reply_and_runs_table_escape_what_the_agent_echoes(agentos, capsys)
 
 
 def test_chat_streamed_to_a_terminal_escapes_each_chunk(agentos) -> None:
+    session_id = create_session(agentos)
     main_fd, child_fd = pty.openpty()
     process = subprocess.Popen(
-        [sys.executable, str(SCRIPT), "--base-url", agentos.url, "--agent-id", "assistant",
+        [sys.executable, str(SCRIPT), "--base-url", agentos.url, "--session-id", session_id,
          "--chat", f"stream {ESCAPES} please"],
         stdout=child_fd, stderr=subprocess.PIPE, env={**os.environ, "NO_COLOR": "1"},
     )  # fmt: skip
@@ -374,12 +375,13 @@ def test_a_body_trickling_one_byte_a_second_times_out_after_the_timeout(proxy, c
     assert elapsed < 30  # a per-read timeout would wait out all 60 trickled bytes
 
 
-def test_a_chat_stream_that_stalls_between_events_times_out_and_says_what_arrived(proxy, capsys) -> None:
+def test_a_chat_stream_that_stalls_between_events_times_out_and_says_what_arrived(agentos, proxy, capsys) -> None:
+    session_id = create_session(agentos)
     proxy.trickle(1.0, tail=60, method="POST", path="/agents/assistant/runs")
 
     started = time.monotonic()
     code, out, err = run_cli(
-        capsys, "--base-url", proxy.url, "--agent-id", "assistant", "--chat", "Tell me something long",
+        capsys, "--base-url", proxy.url, "--session-id", session_id, "--chat", "Tell me something long",
         "--timeout", "3", "--retries", "0", "--json",
     )  # fmt: skip
     elapsed = time.monotonic() - started
