@@ -3,13 +3,16 @@
     uv run benchmarks/bench_sets.py                                        full sizes, about ten minutes on 2 cores
     uv run benchmarks/bench_sets.py --quick                                tiny sizes, a smoke run
     uv run benchmarks/bench_sets.py --output benchmarks/RESULTS-sets.md    also write the results as markdown
+    uv run benchmarks/bench_sets.py --latency 10                           figures 6 and 7 as if the server were remote
 
 Starts its own local AgentOS servers (scripts/local_agentos.py --port 0, temporary SQLite files):
 one for the set update and the run-aware filters, and one per size for the scale figures.
 Sessions go straight into the database through agno's db API; the sessions that need runs get
 them through the agent (POST /agents/assistant/runs). As in bench_cli.py, whose helpers this
 reuses, each comparison runs ours and the baseline interleaved, every figure is a median, and
-both sides are launched with `uv run` from a script with the same PEP 723 header.
+both sides are launched with `uv run` from a script with the same PEP 723 header. A local server
+answers in a few milliseconds with no network between; `--latency MS` puts benchmarks/delay_proxy.py
+in front of the server of figures 6 and 7 to add the round trip a remote server has.
 
 Exit codes: 0 measured (targets are reported, not enforced), 1 a check failed (wrong output,
 different results on the two sides, a server did not start), 2 bad usage.
@@ -62,6 +65,7 @@ from bench_cli import (
     write_baselines,
     write_report,
 )
+from delay_proxy import DelayProxy
 
 FILTER_USER = "bench-filter@example.com"
 SCALE_USERS = ("bench-scale-a@example.com", "bench-scale-b@example.com")
@@ -106,6 +110,11 @@ class SetsBench:
     notes: list[str] = field(default_factory=list)
     loads: list[float] = field(default_factory=list)
     users_made: int = 0
+    round_trip: float = 0.0
+
+    def over_network(self) -> str:
+        """What figures 6 and 7 add to their labels when a delay proxy stands for the network."""
+        return f" (+{self.round_trip * 1000:g} ms round trip)" if self.round_trip else ""
 
 
 # Runs one command as bench_cli.run_timed does and writes "seconds exit_code max_rss_kb" to argv[1].
@@ -314,7 +323,7 @@ def figure_update(bench: SetsBench) -> None:
         raise BenchError(f"figure 6: the CLI did not report {count} updated sessions")
     warm_script_environment(bench.baselines["update_each"], "asyncio, json, sys, agno.client")
     samples = interleave(runners, bench.sizes.repetitions)
-    figure = f"6. --update --metadata --yes, {count} sessions"
+    figure = f"6. --update --metadata --yes, {count} sessions{bench.over_network()}"
     bench.rows.append(compare(figure, samples["ours"], samples["baseline"], Target(3, True)))
     same = finals["ours"] == finals["baseline"]
     bench.rows.append(
@@ -386,7 +395,7 @@ def figure_run_filters(bench: SetsBench) -> None:
         samples = interleave(runners, bench.sizes.repetitions)
         ours = chosen_ids(bench.workdir / f"{name}_ours.out", "ours")
         baseline = chosen_ids(bench.workdir / f"{name}_baseline.out", "baseline")
-        label = f"{figure}. {flag} {value} --all --json, {count} sessions"
+        label = f"{figure}. {flag} {value} --all --json, {count} sessions{bench.over_network()}"
         bench.rows.append(compare(label, samples[f"{name}_ours"], samples[f"{name}_baseline"], Target(4, True)))
         same = ours == baseline == expected
         ids = f"{len(ours)} ids", f"{len(baseline)} ids"
@@ -435,8 +444,9 @@ def server_cost_note(bench: SetsBench, session_ids: list[str]) -> str:
         many = asyncio.run(seconds_per_request(bench.url, paths, CLI_CONCURRENCY))
         parts.append(f"`GET /sessions/{{id}}/{endpoint}` {one * 1000:.1f} ms one at a time, {many * 1000:.1f} ms")
     return (
-        f"Server floor (a bare httpx client in the benchmark process, over the same {len(session_ids)} sessions; "
-        f"the second figure is the wall time per request at {CLI_CONCURRENCY} at a time): {'; '.join(parts)}."
+        f"The requests alone, without the CLI or agno (a bare httpx client in the benchmark process, over the same "
+        f"{len(session_ids)} sessions; the second figure is the wall time per request at {CLI_CONCURRENCY} at a "
+        f"time): {'; '.join(parts)}."
     )
 
 
@@ -509,7 +519,7 @@ def scale_row(figure: str, samples: dict[str, list[Sample]], name: str, sizes: t
 def linearity(per_session: list[float]) -> tuple[str, str, str]:
     """Ratio, target and result for a cost per session at the small and the large size."""
     target = Target(LINEAR_WITHIN)
-    if per_session[0] <= 0:  # tiny sizes: the cost is lost in the noise of the floor
+    if min(per_session) <= 0:  # tiny sizes: the cost is lost in the noise of the floor
         return "-", target.describe(), "-"
     ratio = per_session[1] / per_session[0]
     return f"{ratio:.2f}", target.describe(), pass_or_fail(ratio <= target.value)
@@ -563,6 +573,7 @@ def format_markdown(bench: SetsBench, command: str) -> str:
         "",
         *environment_lines(),
         sizes_line(bench.sizes),
+        network_line(bench.round_trip),
         f"- load average (1 min) at the steps of the run: {load_range(bench.loads)}",
         "",
         "## Against the AgentOSClient loop a user would write",
@@ -589,6 +600,16 @@ def format_markdown(bench: SetsBench, command: str) -> str:
     return "\n".join(parts)
 
 
+def network_line(round_trip: float) -> str:
+    """How the benchmark reaches the servers."""
+    if not round_trip:
+        return "- network: loopback straight to the local servers, no delay added"
+    return (
+        f"- network: figures 6 and 7 through benchmarks/delay_proxy.py, which adds {round_trip * 1000:g} ms to "
+        "every round trip (half each way); figure 8 straight to its servers"
+    )
+
+
 def scale_header(sizes: SetSizes) -> Row:
     """The header of the scale table."""
     small, large = sizes.scales
@@ -600,31 +621,50 @@ def load_range(loads: list[float]) -> str:
     return f"{min(loads):.1f} to {max(loads):.1f}" if loads else "?"
 
 
+def milliseconds(text: str) -> float:
+    """A --latency value: a number of milliseconds, 0 or more."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value <= 10_000:
+        raise argparse.ArgumentTypeError(f"expected milliseconds from 0 to 10000, got {text!r}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The command line; no side effects."""
     parser = argparse.ArgumentParser(description="Benchmark manage_sessions.py's set selection against agno loops.")
     parser.add_argument("--quick", action="store_true", help="tiny sizes and one repetition (a smoke run)")
     parser.add_argument("--output", type=Path, metavar="PATH", help="also write the results as markdown to PATH")
     parser.add_argument(
+        "--latency",
+        type=milliseconds,
+        default=0.0,
+        metavar="MS",
+        help="reach the server of figures 6 and 7 through a proxy adding MS ms per round trip (default 0)",
+    )
+    parser.add_argument(
         "--cli", type=Path, default=CLI, metavar="SCRIPT", help="measure another copy of manage_sessions.py (a patch)"
     )
     return parser
 
 
-def run_figures(sizes: SetSizes, workdir: Path, cli: Path) -> SetsBench:
-    """Start the main server, run every figure, stop the server."""
+def run_figures(sizes: SetSizes, workdir: Path, cli: Path, round_trip: float) -> SetsBench:
+    """Start the main server (behind the delay proxy if asked), run every figure, stop the server."""
     if is_shim(uv_binary()):
         log(f"warning: {uv_binary()} is a shim script; its start-up is added to both sides of every ratio")
     baselines = write_baselines(BASELINE_DIR, cli, BASELINE_BODIES)
     log("starting the local AgentOS")
     process, url = start_server(workdir, 0)
-    bench = SetsBench(url, workdir / "agentos.db", workdir, cli, baselines, sizes)
-    try:
+    with ExitStack() as stack:
+        stack.callback(stop_server, process)
+        if round_trip:
+            url = stack.enter_context(DelayProxy(url, round_trip)).url
+        bench = SetsBench(url, workdir / "agentos.db", workdir, cli, baselines, sizes, round_trip=round_trip)
         for figure in FIGURES:
             progress(bench, f"running {figure.__name__}")
             figure(bench)
-    finally:
-        stop_server(process)
     progress(bench, "done")
     return bench
 
@@ -636,11 +676,13 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="agentos-bench-sets-") as workdir:
         try:
-            bench = run_figures(sizes, Path(workdir), args.cli.resolve())
+            bench = run_figures(sizes, Path(workdir), args.cli.resolve(), args.latency / 1000)
         except (BenchError, subprocess.CalledProcessError, httpx.HTTPError) as error:
             print(f"error: {error}", file=sys.stderr)
             return 1
     command = "uv run benchmarks/bench_sets.py" + (" --quick" if args.quick else "")
+    if args.latency:
+        command += f" --latency {args.latency:g}"
     if args.cli.resolve() != CLI:
         command += f" --cli {args.cli}"
     bench.notes.append(

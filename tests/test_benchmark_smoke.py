@@ -120,3 +120,44 @@ def test_agent_requests_benchmark_answers_every_request_completely_with_3x_fewer
     assert "n/a" not in completed.stdout
     assert "every answer complete: pass " in completed.stdout and "| **total** " in report
     assert "agno 3.1" in report and "- date: " in report
+
+
+def test_delay_proxy_adds_its_round_trip_to_each_request_and_keeps_the_connection() -> None:
+    import threading
+    import time
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    import httpx
+
+    sys.path.insert(0, str(BENCHMARK.parent))
+    try:
+        from delay_proxy import DelayProxy
+    finally:
+        sys.path.remove(str(BENCHMARK.parent))
+
+    class Echo(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_GET(self) -> None:
+            body = f"path {self.path} port {self.client_address[1]}".encode() * 1000
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *_: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Echo)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        with DelayProxy(f"http://127.0.0.1:{server.server_port}", round_trip=0.1) as proxy, httpx.Client() as client:
+            start = time.perf_counter()
+            answers = [client.get(f"{proxy.url}/sessions/{number}").text for number in range(3)]
+            elapsed = time.perf_counter() - start
+    finally:
+        server.shutdown()
+    assert [answer[: answer.index(" port")] for answer in answers] == [f"path /sessions/{n}" for n in range(3)]
+    assert all(len(answer) == len(answers[0]) * 1 for answer in answers[:1])
+    assert len({answer.split()[3] for answer in answers}) == 1  # one upstream connection: kept alive
+    assert 0.3 <= elapsed < 1.5

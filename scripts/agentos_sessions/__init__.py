@@ -1,6 +1,6 @@
 """agentos_sessions: the package behind scripts/manage_sessions.py.
 
-Modules, each using only those below it (checked by import-linter):
-cli → output → actions (sessions, deletion, backup, chat) → request → selection → api
-→ render → model → errors.
+Modules, each using only those below it (checked by import-linter, pyproject.toml):
+cli → output → actions (sessions, updates, deletion, backup, chat, forking) → request, copying
+→ selection → api | render | filters → model → errors.
 """

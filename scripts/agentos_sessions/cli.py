@@ -266,6 +266,10 @@ examples:
   %(prog)s --session-id abc-123 --update --metadata '{"tag": "x"}'
   %(prog)s --session-id abc-123 --delete
   %(prog)s --delete --user-id bob --before 2026-01-01 --dry-run  what a bulk delete would remove
+  %(prog)s --delete --user-id bob --max-runs 0 --yes             bob's sessions that never ran
+  %(prog)s --agent-id researcher --user-id alice --update --metadata '{"tag": "x"}' --yes
+  %(prog)s --count --group-by user_id --json                     sessions per user
+  %(prog)s --search pricing --fields session_id,run_count --json
   %(prog)s --session-id abc-123 --clear --yes                    drop the runs, keep the session
   %(prog)s --session-id abc-123 --fork --name "Plan B"           copy the session with its runs
   %(prog)s --session-id abc-123 --compact                        fold old history into a summary

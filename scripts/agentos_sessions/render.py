@@ -173,10 +173,10 @@ def outcome_table(outcome: dict[str, list[str]]) -> Table:
     return table
 
 
-def dry_run_table(document: dict[str, Any]) -> Table:
-    """The sessions a deletion would remove."""
+def dry_run_table(document: dict[str, Any], verb: str = "delete") -> Table:
+    """The sessions a --dry-run of a delete (or a clear) would change."""
     table = sessions_table(document)
-    table.title = f"Dry run: would delete {len(document['data'])} session(s); nothing was deleted"
+    table.title = f"Dry run: would {verb} {len(document['data'])} session(s); nothing was changed"
     return table
 
 
@@ -243,13 +243,6 @@ def cleared_set_table(outcome: dict[str, Any]) -> Table:
     return table
 
 
-def clear_preview_table(document: dict[str, Any]) -> Table:
-    """The sessions --clear would empty, with their runs."""
-    table = sessions_table(document)
-    table.title = f"Dry run: would clear {len(document['data'])} session(s); nothing was changed"
-    return table
-
-
 TABLE_RENDERERS: dict[str, Callable[[Any], RenderableType | str]] = {
     "sessions": sessions_table,
     "dry_run": dry_run_table,
@@ -266,7 +259,7 @@ TABLE_RENDERERS: dict[str, Callable[[Any], RenderableType | str]] = {
     "updated": lambda outcome: ids_table(outcome, {"updated": "updated", "not_found": "not found"}),
     "update_preview": update_preview_table,
     "cleared_set": cleared_set_table,
-    "clear_preview": clear_preview_table,
+    "clear_preview": lambda document: dry_run_table(document, "clear"),
     "restored": lambda outcome: ids_table(outcome, {"restored": "restored", "conflict": "already exists"}),
     "document": lambda document: json.dumps(document, indent=2, ensure_ascii=False),
     "chat": lambda reply: str(reply["content"]),
