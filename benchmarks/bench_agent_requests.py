@@ -630,8 +630,9 @@ def requests_section(results: list[Measured]) -> list[str]:
 
 
 LEGEND = (
-    "`calls` counts runs of the script; `chars` counts every character they printed, stdout and stderr, "
-    "which is what an agent reads. Before: scripts/manage_sessions.py at commit {commit}, used as its "
+    "`calls` counts runs of the script; `characters` counts every character they printed, stdout and "
+    "stderr, which is what an agent reads (the script runs with the project's Python, so no uv messages); "
+    "`ratio` is characters before / after. Before: scripts/manage_sessions.py at commit {commit}, used as its "
     "SKILL.md said (`--json`, `--all`, one call per session where it had no set action). After: the "
     "working tree ({revision}); the set writes (7-9) start with the `--dry-run` SKILL.md asks for. Each "
     "version has its own server, both started from one database ({seed} seeded sessions, six more runs "

@@ -91,7 +91,7 @@ class SetSizes:
     scale_repetitions: int
 
 
-FULL = SetSizes(updates=500, candidates=1000, with_runs=60, scales=(5000, 50000), repetitions=5, scale_repetitions=5)
+FULL = SetSizes(updates=500, candidates=1000, with_runs=60, scales=(5000, 50000), repetitions=5, scale_repetitions=7)
 QUICK = SetSizes(updates=10, candidates=24, with_runs=6, scales=(40, 400), repetitions=1, scale_repetitions=1)
 
 
@@ -331,6 +331,7 @@ def figure_update(bench: SetsBench) -> None:
     )
     if not same:
         raise BenchError("figure 6: the CLI and the baseline left different metadata")
+    bench.notes.append(update_cost_note(bench))
 
 
 def pass_or_fail(passed: bool) -> str:
@@ -420,19 +421,42 @@ def per_session_note(figure: str, flag: str, count: int, samples: dict[str, list
     )
 
 
-async def seconds_per_request(url: str, paths: list[str], concurrency: int) -> float:
-    """Mean wall seconds per GET of these paths, `concurrency` at a time on one kept-alive httpx client."""
+async def seconds_per_request(
+    url: str, paths: list[str], concurrency: int, method: str = "GET", body: dict[str, Any] | None = None
+) -> float:
+    """Mean wall seconds per request to these paths, `concurrency` at a time on one kept-alive httpx client."""
     gate = asyncio.Semaphore(concurrency)
     async with httpx.AsyncClient(base_url=url, timeout=60) as client:
 
-        async def get(path: str) -> None:
+        async def send(path: str) -> None:
             async with gate:
-                (await client.get(path)).raise_for_status()
+                (await client.request(method, path, json=body)).raise_for_status()
 
-        await get(paths[0])
+        await send(paths[0])
         start = time.perf_counter()
-        await asyncio.gather(*(get(path) for path in paths))
+        await asyncio.gather(*(send(path) for path in paths))
         return (time.perf_counter() - start) / len(paths)
+
+
+def update_cost_note(bench: SetsBench) -> str:
+    """What the server alone needs for figure 6's requests, one at a time and at the CLI's concurrency."""
+    count, timings = bench.sizes.updates, {}
+    for concurrency in (1, CLI_CONCURRENCY):
+        bench.users_made += 1
+        prefix = f"bench-update-{bench.users_made:03d}"
+        session_ids = insert_sessions(bench.db, prefix, (f"{prefix}@example.com",), count, int(time.time()))
+        params = f"?type=agent&user_id={prefix}%40example.com"
+        paths = [f"/sessions/{session_id}{params}" for session_id in session_ids]
+        if concurrency == 1:
+            timings["GET"] = asyncio.run(seconds_per_request(bench.url, paths, 1))
+        change = {"metadata": METADATA_CHANGE}
+        timings[concurrency] = asyncio.run(seconds_per_request(bench.url, paths, concurrency, "PATCH", change))
+        delete_sessions(bench.db, session_ids)
+    return (
+        f"Figure 6's requests alone (a bare httpx client in the benchmark process, {count} fresh sessions): "
+        f"`PATCH /sessions/{{id}}` {timings[1] * 1000:.1f} ms one at a time, {timings[CLI_CONCURRENCY] * 1000:.1f} ms "
+        f"of wall time each at {CLI_CONCURRENCY} at a time; `GET /sessions/{{id}}` {timings['GET'] * 1000:.1f} ms."
+    )
 
 
 def server_cost_note(bench: SetsBench, session_ids: list[str]) -> str:

@@ -318,3 +318,11 @@ def test_delete_by_name_needs_yes_only_when_several_share_it(cli: Cli, agentos: 
 def test_all_with_page_is_refused(cli: Cli) -> None:
     outcome = cli("--all", "--page", "2")
     assert outcome.code == 2 and "--page does not apply" in outcome.err
+
+
+def test_delete_dry_run_with_ids_deletes_nothing(cli: Cli, agentos: AgentOSServer) -> None:
+    user = new_user()
+    a, b = make(agentos, user, "A"), make(agentos, user, "B")
+    preview = cli.json("--delete", "--session-id", a, "--session-id", b, "--dry-run")
+    assert ids_of(preview) == {a, b} and preview["meta"] == {"total_count": 2}
+    assert detail(agentos, a) is not None and detail(agentos, b) is not None

@@ -613,7 +613,7 @@ def action_for(name: str) -> Action:
 async def run(action: str, settings: Settings, request: Request) -> Result:
     """Open the API once and run the action."""
     from .api import SessionsApi
-    from .render import shaped
+    from .model import shaped
     from .request import pin_single_session
     from .selection import LOOKUP_CONCURRENCY, PAGE_CONCURRENCY
 

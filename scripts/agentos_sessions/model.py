@@ -236,3 +236,31 @@ def projected(item: dict[str, Any], fields: tuple[str, ...]) -> dict[str, Any]:
 def run_text(value: Any) -> Any:
     """A run's input as its text: AgentOS may wrap it as {"input_content": ...}."""
     return value.get("input_content", value) if isinstance(value, dict) else value
+
+
+SESSION_KINDS = ("session", "cleared", "forked")
+LIST_KINDS = ("sessions", "dry_run", "clear_preview")
+
+
+def shaped(result: Result, fields: tuple[str, ...] | None) -> Result:
+    """The result as small as asked: --fields, else concise sessions and runs (their properties, not history)."""
+    data = result.data
+    if result.kind in SESSION_KINDS:
+        data = projected(data, fields or CONCISE_SESSION_FIELDS)
+    elif result.kind in LIST_KINDS and fields:
+        data = {**data, "data": [projected(session, fields) for session in data["data"]]}
+    elif result.kind == "runs":
+        runs = (
+            data["data"] if fields else [{**run, "run_input": run_text(run.get("run_input"))} for run in data["data"]]
+        )
+        data = {**data, "data": [projected(run, fields or CONCISE_RUN_FIELDS) for run in runs]}
+    elif result.kind == "run" and fields:
+        data = projected(data, fields)
+    return result._replace(data=data, fields=fields)
+
+
+def json_document(result: Result) -> Any:
+    """The --json form of a result: AgentOS's own field names."""
+    if result.kind == "runs":
+        return result.data["data"]
+    return result.data

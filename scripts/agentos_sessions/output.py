@@ -1,55 +1,15 @@
 """Where results and feedback go: stdout for the result, stderr for notes and progress.
 
-The only module that writes a result; what it writes comes from `render.py`.
+The only module that writes a result: JSON here, tables through `tables.py`.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import sys
 from typing import Any
 
-from rich.console import Console
-
-from .model import Result, printable
-from .render import for_people, json_document
-
-# Narrower than this, $COLUMNS is taken for a mistake (COLUMNS=0 would print nothing at all).
-MIN_COLUMNS = 20
-MAX_COLUMNS = 100_000
-
-
-def columns_from_environment() -> int | None:
-    """$COLUMNS when it is a usable width, else None."""
-    text = os.environ.get("COLUMNS", "")
-    return int(text) if text.isdigit() and MIN_COLUMNS <= int(text) <= MAX_COLUMNS else None
-
-
-def terminal_width() -> int:
-    """The width of the terminal on stdout, not trusting $COLUMNS."""
-    try:
-        return os.get_terminal_size(sys.stdout.fileno()).columns or 80
-    except (OSError, ValueError):
-        return 80
-
-
-class ResultConsole(Console):
-    """A rich Console that leaves a closed stdout to `main` (rich itself would exit 1)."""
-
-    def on_broken_pipe(self) -> None:
-        self.quiet = True
-        raise BrokenPipeError
-
-
-def stdout_console() -> Console:
-    """Rich tables on a terminal; in a pipe, never cut or wrap a row."""
-    # Names, inputs and outputs come from the API: never read them as markup or emoji codes.
-    plain_text: dict[str, Any] = {"markup": False, "emoji": False, "highlight": False}
-    width = columns_from_environment()
-    if sys.stdout.isatty():
-        return ResultConsole(width=width or terminal_width(), **plain_text)
-    return ResultConsole(width=width or MAX_COLUMNS, no_color=True, soft_wrap=False, **plain_text)
+from .model import Result, json_document, printable
 
 
 def emit(result: Result, as_json: bool) -> None:
@@ -60,11 +20,9 @@ def emit(result: Result, as_json: bool) -> None:
         layout: dict[str, Any] = {"indent": 2} if sys.stdout.isatty() else {"separators": (",", ":")}
         sys.stdout.write(printable(json.dumps(json_document(result), ensure_ascii=False, **layout), True) + "\n")
     else:
-        rendered = for_people(result)
-        if isinstance(rendered, str):
-            sys.stdout.write(printable(rendered, keep_lines=True) + "\n")
-        else:
-            stdout_console().print(rendered)
+        from .tables import print_for_people  # rich loads only for a table
+
+        print_for_people(result)
     sys.stdout.flush()
     if result.note:
         print(printable(result.note, keep_lines=True), file=sys.stderr)
@@ -91,6 +49,7 @@ class PagesProgress:
         if total <= 1:
             return
         if self._progress is None:
+            from rich.console import Console
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
             self._progress = Progress(

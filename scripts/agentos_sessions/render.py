@@ -14,14 +14,12 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 
 from .model import (
-    CONCISE_RUN_FIELDS,
-    CONCISE_SESSION_FIELDS,
+    LIST_KINDS,
+    SESSION_KINDS,
     Result,
     component_of,
     field_value,
     printable,
-    projected,
-    run_text,
 )
 
 TABLE_TEXT_LIMIT = 60
@@ -267,27 +265,6 @@ TABLE_RENDERERS: dict[str, Callable[[Any], RenderableType | str]] = {
 }
 
 
-SESSION_KINDS = ("session", "cleared", "forked")
-LIST_KINDS = ("sessions", "dry_run", "clear_preview")
-
-
-def shaped(result: Result, fields: tuple[str, ...] | None) -> Result:
-    """The result as small as asked: --fields, else concise sessions and runs (their properties, not history)."""
-    data = result.data
-    if result.kind in SESSION_KINDS:
-        data = projected(data, fields or CONCISE_SESSION_FIELDS)
-    elif result.kind in LIST_KINDS and fields:
-        data = {**data, "data": [projected(session, fields) for session in data["data"]]}
-    elif result.kind == "runs":
-        runs = (
-            data["data"] if fields else [{**run, "run_input": run_text(run.get("run_input"))} for run in data["data"]]
-        )
-        data = {**data, "data": [projected(run, fields or CONCISE_RUN_FIELDS) for run in runs]}
-    elif result.kind == "run" and fields:
-        data = projected(data, fields)
-    return result._replace(data=data, fields=fields)
-
-
 def cell(field: str, value: Any) -> str:
     """One table cell for a field's value."""
     if field.endswith("_at"):
@@ -321,10 +298,3 @@ def count_view(counted: dict[str, Any]) -> RenderableType | str:
     for value, number in counted["groups"].items():
         table.add_row(value, str(number))
     return table
-
-
-def json_document(result: Result) -> Any:
-    """The --json form of a result: AgentOS's own field names."""
-    if result.kind == "runs":
-        return result.data["data"]
-    return result.data
