@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -326,3 +329,21 @@ def test_delete_dry_run_with_ids_deletes_nothing(cli: Cli, agentos: AgentOSServe
     preview = cli.json("--delete", "--session-id", a, "--session-id", b, "--dry-run")
     assert ids_of(preview) == {a, b} and preview["meta"] == {"total_count": 2}
     assert detail(agentos, a) is not None and detail(agentos, b) is not None
+
+
+def test_ctrl_c_during_a_set_update_reports_what_may_have_landed(agentos: AgentOSServer, proxy: FaultProxy) -> None:
+    user = new_user()
+    ids = [make(agentos, user, f"S{n}") for n in range(3)]
+    proxy.delay(3.0, times=100, method="PATCH", path_prefix="/sessions/")
+    script = Path(__file__).resolve().parent.parent / "scripts" / "manage_sessions.py"
+    argv = [sys.executable, str(script), "--base-url", proxy.url, "--update", "--user-id", user, "--yes"]
+    process = subprocess.Popen([*argv, "--metadata", '{"v": 1}'], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    while len(proxy.seen("PATCH", path_prefix="/sessions/")) < len(ids) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    process.send_signal(signal.SIGINT)
+    _out, err = process.communicate(timeout=60)
+    assert process.returncode == 130, err
+    line = err.decode()
+    assert "updating stopped: interrupted" in line and "unknown, check them" in line
+    assert all(session_id in line.split("unknown, check them")[1] for session_id in ids)

@@ -288,6 +288,9 @@ async def clear_set(api: SessionsApi, request: Request) -> Result:
             result = await clear_one(api, confirmed(request.pinned(session["session_id"])))
         except CliError as error:
             raise clear_report(error, cleared, backups, sessions[index:]) from error
+        except asyncio.CancelledError:  # Ctrl-C before this session's delete: it is unchanged
+            interrupted = CliError("interrupted", ExitCode.INTERRUPTED, "the same command again clears the rest")
+            raise clear_report(interrupted, cleared, backups, sessions[index:]) from None
         if result.kind == "cleared":
             cleared.append(session["session_id"])
             backups.append(result.data["backup"])

@@ -135,12 +135,14 @@ async def patch_all(api: SessionsApi, sessions: list[dict[str, Any]], bodies: di
     """PATCH each session; on a failure stop starting new ones and report done, not done and unknown."""
     gate, stop = asyncio.Semaphore(LOOKUP_CONCURRENCY), asyncio.Event()
     done: list[str] = []
+    started: set[str] = set()
     failures: dict[str, tuple[CliError, bool]] = {}
 
     async def one(session: dict[str, Any]) -> None:
         async with gate:
             if stop.is_set():
                 return
+            started.add(session["session_id"])
             try:
                 await patch(api, session, bodies[session["session_id"]])
                 done.append(session["session_id"])
@@ -149,7 +151,12 @@ async def patch_all(api: SessionsApi, sessions: list[dict[str, Any]], bodies: di
                 sent = not is_connection_error(error.__cause__) if error.__cause__ else False
                 failures[session["session_id"]] = (error, sent and error.exit_code == ExitCode.UNREACHABLE)
 
-    await asyncio.gather(*(one(session) for session in sessions))
+    try:
+        await asyncio.gather(*(one(session) for session in sessions))
+    except asyncio.CancelledError:  # Ctrl-C: the PATCHes in flight may or may not have landed
+        interrupted = CliError("interrupted", ExitCode.INTERRUPTED, "")
+        in_flight = {sid: (interrupted, True) for sid in started if sid not in done}
+        raise set_report("updating", sessions, done, in_flight or {"": (interrupted, False)}) from None
     if failures:
         raise set_report("updating", sessions, done, failures)
     return [s["session_id"] for s in sessions if s["session_id"] in done]
