@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from faultproxy import FaultProxy
 from postgres_server import find_postgres_bin, postgres_server
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -179,3 +180,19 @@ def keyed_agentos(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AgentOSS
     server = start_server(tmp_path_factory.mktemp("agentos-keyed"), "--seed", "2", security_key=SECURITY_KEY)
     yield server
     stop_server(server)
+
+
+@pytest.fixture
+def cli(agentos: AgentOSServer, capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """The CLI in-process against `agentos`, run from the test's own directory (modules may override it)."""
+    from cli_helpers import Cli
+
+    monkeypatch.chdir(tmp_path)
+    return Cli(capsys, agentos.url)
+
+
+@pytest.fixture
+def proxy(agentos: AgentOSServer) -> Iterator[FaultProxy]:
+    """The fault proxy in front of `agentos`."""
+    with FaultProxy(agentos.url) as running:
+        yield running

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -14,19 +13,7 @@ from agentos_sessions.model import MAX_JSON_DEPTH
 from cli_helpers import Cli
 from conftest import AgentOSServer
 from faultproxy import FaultProxy
-from test_sets import detail, make, new_user, run_count
-
-
-@pytest.fixture
-def cli(agentos: AgentOSServer, capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch) -> Cli:
-    monkeypatch.chdir(tmp_path)
-    return Cli(capsys, agentos.url)
-
-
-@pytest.fixture
-def proxy(agentos: AgentOSServer) -> Iterator[FaultProxy]:
-    with FaultProxy(agentos.url) as running:
-        yield running
+from test_sets import detail, make, new_user, run_count, several
 
 
 def later(seconds: float, action) -> threading.Timer:
@@ -182,9 +169,9 @@ def test_all_returns_every_session_once_while_new_ones_are_created(
     agentos: AgentOSServer, proxy: FaultProxy, capsys: pytest.CaptureFixture[str]
 ) -> None:
     user = new_user()
-    existing = [make(agentos, user, f"Old {n}") for n in range(10)]
+    existing = several(agentos, user, 10, "Old ")
     proxy.delay(1.5, skip=1, method="GET", path="/sessions")  # page 2 waits while new sessions arrive
-    timer = later(0.3, lambda: [make(agentos, user, f"New {n}") for n in range(4)])
+    timer = later(0.3, lambda: several(agentos, user, 4, "New "))
     outcome = Cli(capsys, proxy.url)("--all", "--user-id", user, "--limit", "3", "--json")
     timer.join()
     listed = [session["session_id"] for session in outcome.json()["data"]]

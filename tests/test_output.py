@@ -17,12 +17,6 @@ from test_sets import make, new_user
 SCRIPT = ROOT / "scripts" / "manage_sessions.py"
 
 
-@pytest.fixture
-def cli(agentos: AgentOSServer, capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch) -> Cli:
-    monkeypatch.chdir(tmp_path)
-    return Cli(capsys, agentos.url)
-
-
 # --fields
 
 

@@ -8,7 +8,6 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,18 +16,6 @@ import pytest
 from cli_helpers import Cli
 from conftest import AgentOSServer
 from faultproxy import FaultProxy
-
-
-@pytest.fixture
-def cli(agentos: AgentOSServer, capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch) -> Cli:
-    monkeypatch.chdir(tmp_path)
-    return Cli(capsys, agentos.url)
-
-
-@pytest.fixture
-def proxy(agentos: AgentOSServer) -> Iterator[FaultProxy]:
-    with FaultProxy(agentos.url) as running:
-        yield running
 
 
 def new_user() -> str:
@@ -46,6 +33,11 @@ def make(server: AgentOSServer, user: str, name: str, owner: str = "assistant", 
         form = {"message": message, "session_id": session_id, "user_id": user, "stream": "false"}
         httpx.post(f"{server.url}/{route}/{owner}/runs", data=form, timeout=60).raise_for_status()
     return session_id
+
+
+def several(server: AgentOSServer, user: str, count: int, prefix: str = "S") -> list[str]:
+    """`count` sessions of `user`, named prefix0, prefix1, ..."""
+    return [make(server, user, f"{prefix}{n}") for n in range(count)]
 
 
 def detail(server: AgentOSServer, session_id: str) -> dict[str, Any] | None:
@@ -220,7 +212,7 @@ def test_update_of_a_set_cut_half_way_reports_and_a_rerun_finishes(
     agentos: AgentOSServer, proxy: FaultProxy, capsys: pytest.CaptureFixture[str]
 ) -> None:
     user = new_user()
-    ids = [make(agentos, user, f"S{n}") for n in range(6)]
+    ids = several(agentos, user, 6)
     proxy.fail(500, times=1_000, skip=2, method="PATCH", path_prefix="/sessions/")
     outcome = Cli(capsys, proxy.url, "--retries", "0")("--update", "--user-id", user, "--metadata", '{"v": 1}', "--yes")
     assert outcome.code == 1 and "updating stopped" in outcome.err and "not done" in outcome.err
@@ -333,7 +325,7 @@ def test_delete_dry_run_with_ids_deletes_nothing(cli: Cli, agentos: AgentOSServe
 
 def test_ctrl_c_during_a_set_update_reports_what_may_have_landed(agentos: AgentOSServer, proxy: FaultProxy) -> None:
     user = new_user()
-    ids = [make(agentos, user, f"S{n}") for n in range(3)]
+    ids = several(agentos, user, 3)
     proxy.delay(3.0, times=100, method="PATCH", path_prefix="/sessions/")
     script = Path(__file__).resolve().parent.parent / "scripts" / "manage_sessions.py"
     argv = [sys.executable, str(script), "--base-url", proxy.url, "--update", "--user-id", user, "--yes"]
