@@ -226,7 +226,9 @@ class Run:
         """The command's result as JSON: its own stdout, or a re-run with --json (read-only actions)."""
         if self.args.json:
             return json.loads(self.outcome.stdout)
-        assert self.action in READ_ONLY_ACTIONS and (self.action != "delete" or self.args.dry_run), self.describe()
+        assert (self.action in READ_ONLY_ACTIONS and (self.action != "delete" or self.args.dry_run)) or (
+            self.action in ("update", "clear") and self.args.dry_run
+        ), self.describe()
         again = run_cli([*self.argv, "--json"], self.capsys)
         assert again.exit_code == 0, again
         return json.loads(again.stdout)
