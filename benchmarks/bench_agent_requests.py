@@ -26,7 +26,6 @@ import shlex
 import sqlite3
 import subprocess
 import sys
-import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -46,6 +45,7 @@ from bench_cli import (
     command_output,
     environment_lines,
     log,
+    measured_in_a_temporary_folder,
     start_server,
     stop_server,
     write_report,
@@ -690,20 +690,24 @@ def main(argv: list[str] | None = None) -> int:
     """Answer every request with both versions, print the table, optionally write markdown."""
     args = build_parser().parse_args(argv)
     started = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix="agentos-agent-requests-") as workdir:
-        try:
-            before_cli = before_script(Path(workdir), args.before_cli)
-            results = run_requests(Path(workdir), before_cli, args.cli.resolve())
-        except (BenchError, subprocess.CalledProcessError, httpx.HTTPError) as error:
-            print(f"error: {error}", file=sys.stderr)
-            return 1
-    command = "uv run benchmarks/bench_agent_requests.py" + (f" --output {args.output}" if args.output else "")
+    results = measured_in_a_temporary_folder(
+        "agentos-agent-requests-",
+        lambda workdir: run_requests(workdir, before_script(workdir, args.before_cli), args.cli.resolve()),
+    )
+    if results is None:
+        return 1
+    log(f"done in {time.perf_counter() - started:.0f} s at {datetime.now(UTC):%H:%M} UTC")
+    publish(results, args.output)
+    return 0
+
+
+def publish(results: list[Measured], output: Path | None) -> None:
+    """Print the table and the verdict; write the markdown report when asked."""
     print(format_table(table_rows(results)))
     print(verdict(results))
-    log(f"done in {time.perf_counter() - started:.0f} s at {datetime.now(UTC):%H:%M} UTC")
-    if args.output:
-        write_report(args.output, format_markdown(results, command))
-    return 0
+    if output:
+        command = f"uv run benchmarks/bench_agent_requests.py --output {output}"
+        write_report(output, format_markdown(results, command))
 
 
 if __name__ == "__main__":

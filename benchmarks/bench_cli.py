@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
+from typing import TypeVar
 
 import httpx
 
@@ -809,23 +810,38 @@ def run_figures(sizes: Sizes, workdir: Path, cli: Path) -> Bench:
     return bench
 
 
+T = TypeVar("T")
+
+
+def measured_in_a_temporary_folder(prefix: str, measure: Callable[[Path], T]) -> T | None:
+    """Run `measure` in a fresh folder; on a benchmark failure print one line and return None."""
+    with tempfile.TemporaryDirectory(prefix=prefix) as workdir:
+        try:
+            return measure(Path(workdir))
+        except (BenchError, subprocess.CalledProcessError, httpx.HTTPError) as error:
+            print(f"error: {error}", file=sys.stderr)
+            return None
+
+
+def time_taken(started: float) -> str:
+    """The note on how long the whole benchmark took."""
+    return f"The whole benchmark took {time.perf_counter() - started:.0f} s at {datetime.now(UTC):%H:%M} UTC."
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark, print the table, optionally write markdown; return the exit code."""
     args = build_parser().parse_args(argv)
     sizes = QUICK if args.quick else FULL
     started = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix="agentos-bench-") as workdir:
-        try:
-            bench = run_figures(sizes, Path(workdir), args.cli.resolve())
-        except (BenchError, subprocess.CalledProcessError, httpx.HTTPError) as error:
-            print(f"error: {error}", file=sys.stderr)
-            return 1
+    bench = measured_in_a_temporary_folder(
+        "agentos-bench-", lambda workdir: run_figures(sizes, workdir, args.cli.resolve())
+    )
+    if bench is None:
+        return 1
     command = "uv run benchmarks/bench_cli.py" + (" --quick" if args.quick else "")
     if args.cli.resolve() != CLI:
         command += f" --cli {args.cli}"
-    bench.notes.append(
-        f"The whole benchmark took {time.perf_counter() - started:.0f} s at {datetime.now(UTC):%H:%M} UTC."
-    )
+    bench.notes.append(time_taken(started))
     print(format_table(bench.rows))
     for note in bench.notes:
         print(f"- {note}")

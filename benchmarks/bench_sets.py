@@ -28,12 +28,10 @@ import signal
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +41,7 @@ from bench_cli import (
     CLI,
     PROCESS_TIMEOUT,
     ROOT,
+    Bench,
     BenchError,
     Row,
     Sample,
@@ -56,9 +55,11 @@ from bench_cli import (
     interleave,
     is_shim,
     log,
+    measured_in_a_temporary_folder,
     median_seconds,
     start_server,
     stop_server,
+    time_taken,
     uv_binary,
     uv_run,
     warm_script_environment,
@@ -96,18 +97,10 @@ QUICK = SetSizes(updates=10, candidates=24, with_runs=6, scales=(40, 400), repet
 
 
 @dataclass
-class SetsBench:
-    """What the figures share: the main server, the scripts, the sizes, the findings."""
+class SetsBench(Bench):
+    """What the figures share: bench_cli's server, scripts, sizes (SetSizes here) and findings, and more."""
 
-    url: str
-    db: Path
-    workdir: Path
-    cli: Path
-    baselines: dict[str, Path]
-    sizes: SetSizes
-    rows: list[Row] = field(default_factory=list)
     scale_rows: list[Row] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
     loads: list[float] = field(default_factory=list)
     users_made: int = 0
     round_trip: float = 0.0
@@ -698,20 +691,17 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     sizes = QUICK if args.quick else FULL
     started = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix="agentos-bench-sets-") as workdir:
-        try:
-            bench = run_figures(sizes, Path(workdir), args.cli.resolve(), args.latency / 1000)
-        except (BenchError, subprocess.CalledProcessError, httpx.HTTPError) as error:
-            print(f"error: {error}", file=sys.stderr)
-            return 1
+    bench = measured_in_a_temporary_folder(
+        "agentos-bench-sets-", lambda workdir: run_figures(sizes, workdir, args.cli.resolve(), args.latency / 1000)
+    )
+    if bench is None:
+        return 1
     command = "uv run benchmarks/bench_sets.py" + (" --quick" if args.quick else "")
     if args.latency:
         command += f" --latency {args.latency:g}"
     if args.cli.resolve() != CLI:
         command += f" --cli {args.cli}"
-    bench.notes.append(
-        f"The whole benchmark took {time.perf_counter() - started:.0f} s at {datetime.now(UTC):%H:%M} UTC."
-    )
+    bench.notes.append(time_taken(started))
     print(format_table(bench.rows))
     print()
     print(format_table(bench.scale_rows, scale_header(sizes)))

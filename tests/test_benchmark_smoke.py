@@ -23,21 +23,29 @@ FIGURE_LINES = (
 )
 
 
-@pytest.mark.slow
-def test_quick_benchmark_prints_and_writes_every_figure(tmp_path: Path) -> None:
-    output = tmp_path / "results.md"
+def run_benchmark(script: Path, output: Path, *options: str) -> tuple[str, str]:
+    """Run a benchmark script to completion; its stdout and the report it wrote."""
     completed = subprocess.run(
-        [sys.executable, str(BENCHMARK), "--quick", "--output", str(output)],
+        [sys.executable, str(script), *options, "--output", str(output)],
         capture_output=True,
         text=True,
         cwd=ROOT,
         timeout=240,
     )
     assert completed.returncode == 0, completed.stderr[-3000:]
-    report = output.read_text()
-    for line in FIGURE_LINES:
-        assert line in completed.stdout, f"{line!r} missing from stdout:\n{completed.stdout}"
-        assert line in report, f"{line!r} missing from {output.name}"
+    return completed.stdout, output.read_text()
+
+
+def assert_every_line_in_both(lines: tuple[str, ...], stdout: str, report: str) -> None:
+    for line in lines:
+        assert line in stdout, f"{line!r} missing from stdout:\n{stdout}"
+        assert line in report, f"{line!r} missing from the report"
+
+
+@pytest.mark.slow
+def test_quick_benchmark_prints_and_writes_every_figure(tmp_path: Path) -> None:
+    stdout, report = run_benchmark(BENCHMARK, tmp_path / "results.md", "--quick")
+    assert_every_line_in_both(FIGURE_LINES, stdout, report)
     order_line = next(line for line in report.splitlines() if line.startswith("| 3. same session-id order "))
     assert "| pass " in order_line
     assert "agno 3.1" in report and "- date: " in report
@@ -72,19 +80,8 @@ SETS_FIGURE_LINES = (
 
 @pytest.mark.slow
 def test_quick_sets_benchmark_prints_and_writes_every_figure_with_both_sides_agreeing(tmp_path: Path) -> None:
-    output = tmp_path / "RESULTS-sets.md"
-    completed = subprocess.run(
-        [sys.executable, str(SETS_BENCHMARK), "--quick", "--output", str(output)],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=240,
-    )
-    assert completed.returncode == 0, completed.stderr[-3000:]
-    report = output.read_text()
-    for line in SETS_FIGURE_LINES:
-        assert line in completed.stdout, f"{line!r} missing from stdout:\n{completed.stdout}"
-        assert line in report, f"{line!r} missing from {output.name}"
+    stdout, report = run_benchmark(SETS_BENCHMARK, tmp_path / "RESULTS-sets.md", "--quick")
+    assert_every_line_in_both(SETS_FIGURE_LINES, stdout, report)
     checks = [line for line in report.splitlines() if line.startswith(("| 6. same ", "| 7a. same ", "| 7b. same "))]
     cells = [[cell.strip() for cell in line.strip("|").split("|")] for line in checks]
     assert len(cells) == 3 and all(row[4:] == ["identical", "pass"] for row in cells), checks
@@ -105,20 +102,10 @@ def before_commit_is_available() -> bool:
 def test_agent_requests_benchmark_answers_every_request_completely_with_3x_fewer_characters(tmp_path: Path) -> None:
     if not before_commit_is_available():
         pytest.skip("commit d1c1f41 (the 'before' script) is not in this clone's history")
-    output = tmp_path / "RESULTS-agent-requests.md"
-    completed = subprocess.run(
-        [sys.executable, str(AGENT_BENCHMARK), "--output", str(output)],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=240,
-    )
-    assert completed.returncode == 0, completed.stderr[-3000:]
-    report = output.read_text()
-    for row in AGENT_REQUEST_ROWS:
-        assert row in completed.stdout and row in report, f"{row!r} missing"
-    assert "n/a" not in completed.stdout
-    assert "every answer complete: pass " in completed.stdout and "| **total** " in report
+    stdout, report = run_benchmark(AGENT_BENCHMARK, tmp_path / "RESULTS-agent-requests.md")
+    assert_every_line_in_both(AGENT_REQUEST_ROWS, stdout, report)
+    assert "n/a" not in stdout
+    assert "every answer complete: pass " in stdout and "| **total** " in report
     assert "agno 3.1" in report and "- date: " in report
 
 

@@ -25,11 +25,6 @@ def agentos(request: pytest.FixtureRequest, server_pool: ServerPool) -> AgentOSS
     return server_pool.get(request.param)
 
 
-@pytest.fixture
-def cli(agentos: AgentOSServer, capsys: pytest.CaptureFixture[str]) -> Cli:
-    return Cli(capsys, agentos.url)
-
-
 def closed_port_url() -> str:
     """A loopback URL where nothing listens."""
     with socket.socket() as sock:

@@ -26,11 +26,6 @@ def agentos(request: pytest.FixtureRequest, server_pool: ServerPool) -> AgentOSS
     return server_pool.get(request.param)
 
 
-@pytest.fixture
-def cli(agentos: AgentOSServer, capsys: pytest.CaptureFixture[str]) -> Cli:
-    return Cli(capsys, agentos.url)
-
-
 def sessions_of(cli: Cli, user_id: str) -> list[str]:
     """The ids of a user's sessions, newest first."""
     return [s["session_id"] for s in cli.json("--user-id", user_id, "--all")["data"]]

@@ -23,11 +23,6 @@ def any_agentos(request: pytest.FixtureRequest, server_pool: ServerPool) -> Agen
 
 
 @pytest.fixture
-def cli(agentos: AgentOSServer, capsys: pytest.CaptureFixture[str]) -> Cli:
-    return Cli(capsys, agentos.url)
-
-
-@pytest.fixture
 def any_cli(any_agentos: AgentOSServer, capsys: pytest.CaptureFixture[str]) -> Cli:
     return Cli(capsys, any_agentos.url)
 
