@@ -17,9 +17,19 @@ from typing import Any
 from .api import SessionsApi
 from .copying import FORKABLE_TYPES, fork_on_server, owner_path
 from .errors import CliError, ExitCode, usage_error
-from .model import EXPORT_FORMAT, MAX_JSON_DEPTH, SESSION_TYPES, Result, checked_id, json_depth, now_iso, strict_json
+from .model import (
+    EXPORT_FORMAT,
+    MAX_JSON_DEPTH,
+    SESSION_TYPES,
+    Result,
+    checked_id,
+    json_depth,
+    missing_note,
+    now_iso,
+    strict_json,
+)
 from .request import Request, pin_single_session
-from .selection import LOOKUP_CONCURRENCY, get_runs, get_session, resolve, whole_document
+from .selection import LOOKUP_CONCURRENCY, get_runs, get_session, resolve, whole_document, with_run_counts
 
 # How often --clear exports again when runs arrive while it backs a session up.
 RECHECKS = 3
@@ -272,7 +282,7 @@ async def clear_set(api: SessionsApi, request: Request) -> Result:
     resolved = await resolve(api, request.selection, None, request.progress)
     sessions, missing = resolved.sessions, resolved.missing
     if request.args.dry_run:
-        counted = [await with_run_count(api, request, s["session_id"]) for s in sessions]
+        counted = await with_run_counts(api, sessions, request.progress)
         return Result("clear_preview", whole_document(counted), note=missing_note(missing))
     if request.args.keep_copy:
         for session in sessions:
@@ -312,11 +322,6 @@ def clear_report(error: CliError, cleared: list[str], backups: list[str], left: 
         f"clearing stopped at '{failed}': {error.message}; cleared: {done}; not cleared: {', '.join(rest) or 'none'}"
     )
     return CliError(message, error.exit_code, error.hint)
-
-
-def missing_note(missing: list[str]) -> str:
-    """The stderr line for ids or names that chose no session."""
-    return f"not found (nothing changed for them): {', '.join(missing)}" if missing else ""
 
 
 def read_backup(path_text: str) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from typing import Any
 
 from .api import SessionsApi
 from .errors import CliError, ExitCode
-from .model import Result
+from .model import Result, missing_note
 from .request import Request
 from .selection import lookup_sessions, resolve, whole_document
 
@@ -70,16 +70,9 @@ async def delete_sessions(api: SessionsApi, request: Request) -> Result:
     resolved = await resolve(api, request.selection, {}, request.progress)
     sessions, missing = resolved.sessions, resolved.missing
     if request.args.dry_run:
-        return Result("dry_run", whole_document(sessions), note=missing_note(missing))
+        return Result("dry_run", whole_document(sessions), note=missing_note(missing, "deleted"))
     if not request.chosen_by_ids(sessions):
         request.confirm_set(len(sessions))
     deleted = await delete_in_batches(api, sessions, request.args.user_id)
     outcome = {"deleted": deleted, "not_found": missing}
-    return Result("deleted", outcome, ExitCode.NOT_FOUND if missing else ExitCode.OK, missing_note(missing))
-
-
-def missing_note(missing: list[str]) -> str:
-    """The stderr line for ids that did not exist."""
-    if not missing:
-        return ""
-    return f"not found (nothing deleted for them): {', '.join(missing)}"
+    return Result("deleted", outcome, ExitCode.NOT_FOUND if missing else ExitCode.OK, missing_note(missing, "deleted"))

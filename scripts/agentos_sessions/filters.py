@@ -34,6 +34,10 @@ class Filters(NamedTuple):
             params["session_name"] = self.name
         return {k: v for k, v in params.items() if v}
 
+    def server_side(self) -> Filters:
+        """Only the filters AgentOS applies exactly (type, owner, user)."""
+        return Filters(self.session_type, self.component_id, self.user_id)
+
     def needs_local_pass(self) -> bool:
         """True when some filter can only be applied here, after fetching."""
         times = (self.before, self.after, self.updated_before, self.updated_after)

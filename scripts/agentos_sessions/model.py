@@ -264,3 +264,8 @@ def json_document(result: Result) -> Any:
     if result.kind == "runs":
         return result.data["data"]
     return result.data
+
+
+def missing_note(missing: list[str], done: str = "changed") -> str:
+    """The stderr line for ids or names that chose no session."""
+    return f"not found (nothing {done} for them): {', '.join(missing)}" if missing else ""

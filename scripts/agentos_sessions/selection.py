@@ -146,6 +146,13 @@ async def with_run_filters(
     return [session for session in checked if session is not None]
 
 
+async def with_run_counts(
+    api: SessionsApi, sessions: list[dict[str, Any]], progress: Progress | None = None
+) -> list[dict[str, Any]]:
+    """The sessions, each with its `run_count` (read concurrently)."""
+    return await with_run_filters(api, sessions, Filters(min_runs=0), progress)
+
+
 class Resolved(NamedTuple):
     """The sessions a selection chose, and the ids or names it gave that chose none."""
 
@@ -182,7 +189,7 @@ def any_id(sessions: list[dict[str, Any]], session_id: str) -> bool:
 async def sessions_named(api: SessionsApi, selection: Selection) -> list[dict[str, Any]]:
     """The sessions whose name is exactly one of the given names (case-sensitive), filters applied."""
     names = selection.session_names
-    prefilter = Filters(*selection.filters[:3], name=names[0]) if len(names) == 1 else Filters(*selection.filters[:3])
+    prefilter = selection.filters.server_side()._replace(name=names[0] if len(names) == 1 else None)
     params = {**prefilter.server_params(), "sort_by": "created_at", "sort_order": "desc"}
     listed = await fetch_all_pages(api, params, ALL_PAGE_SIZE)
     return [s for s in listed if s.get("session_name") in names and selection.filters.matches(s)]
@@ -195,8 +202,8 @@ async def pin_session(api: SessionsApi, selection: Selection) -> str:
         return selection.session_ids[0]
     resolved = await resolve(api, selection)
     if not resolved.sessions:
-        what = f"session '{selection.session_ids[0]}'" if selection.session_ids else "no session named"
-        named = what if selection.session_ids else f"{what} '{selection.session_names[0]}'"
+        ids, names = selection.session_ids, selection.session_names
+        named = f"session '{ids[0]}'" if ids else f"a session named '{names[0]}'"
         raise CliError(f"{named} not found among the selected sessions", ExitCode.NOT_FOUND, "list them first")
     if len(resolved.sessions) > 1:
         ids = ", ".join(session["session_id"] for session in resolved.sessions)

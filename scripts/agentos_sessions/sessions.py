@@ -15,7 +15,6 @@ from .model import Result, checked_id, detect_session_type, field_value, is_run
 from .request import Request, owner_type
 from .selection import (
     ALL_PAGE_SIZE,
-    Filters,
     count_runs,
     fetch_page,
     find_sessions,
@@ -24,7 +23,7 @@ from .selection import (
     page_document,
     resolve,
     whole_document,
-    with_run_filters,
+    with_run_counts,
 )
 
 
@@ -34,7 +33,7 @@ async def list_sessions(api: SessionsApi, request: Request) -> Result:
         return Result("count", await count_sessions(api, request))
     result = await listed(api, request)
     if "run_count" in (request.args.fields or ()) and not request.filters.needs_runs():
-        counted = await with_run_filters(api, result.data["data"], Filters(min_runs=0), request.progress)
+        counted = await with_run_counts(api, result.data["data"], request.progress)
         result = result._replace(data={**result.data, "data": counted})
     return result
 

@@ -11,12 +11,11 @@ from typing import Any
 
 from .api import SessionsApi, is_connection_error
 from .errors import CliError, ExitCode, usage_error
-from .model import Result, now_iso
+from .model import Result, missing_note, now_iso
 from .request import Request, pin_single_session
 from .selection import (
     ALL_PAGE_SIZE,
     LOOKUP_CONCURRENCY,
-    Filters,
     Selection,
     fetch_all_pages,
     get_session,
@@ -55,8 +54,8 @@ def refuse_summary_of_workflows(sessions: list[dict[str, Any]], request: Request
         )
 
 
-def changed_behind_us(before: dict[str, Any], written: dict[str, Any], after: dict[str, Any]) -> list[str]:
-    """Keys whose value after writing is neither what was written nor what was there: another writer's."""
+def changed_behind_us(written: dict[str, Any], after: dict[str, Any]) -> list[str]:
+    """Keys of state and metadata whose value after writing is not what was written: another writer's."""
     changed = []
     for field in KEPT_FIELDS:
         if field not in written:
@@ -92,7 +91,7 @@ async def update_one(api: SessionsApi, request: Request) -> Result:
         return Result("update_preview", {"data": [{"session_id": session_id, **body}], "not_found": []})
     updated = await patch(api, current, body)
     after = await get_session(api, session_id, user_id)
-    changed = changed_behind_us(current, body, after)
+    changed = changed_behind_us(body, after)
     if changed:
         raise interference(session_id, changed)
     return Result("session", {**updated, "session_type": current["session_type"]})
@@ -110,7 +109,6 @@ def interference(session_id: str, keys: list[str]) -> CliError:
 
 async def update_set(api: SessionsApi, request: Request) -> Result:
     """Update every selected session concurrently (bounded); re-read them all to check the writes held."""
-    request.check_set_scope("update")
     resolved = await resolve(api, request.selection, None, request.progress)
     sessions, missing = resolved.sessions, resolved.missing
     refuse_summary_of_workflows(sessions, request)
@@ -126,17 +124,13 @@ async def update_set(api: SessionsApi, request: Request) -> Result:
     return Result("updated", outcome, ExitCode.NOT_FOUND if missing else ExitCode.OK, missing_note(missing))
 
 
-def missing_note(missing: list[str]) -> str:
-    """The stderr line for ids or names that chose no session."""
-    return f"not found (nothing changed for them): {', '.join(missing)}" if missing else ""
-
-
 async def patch_all(api: SessionsApi, sessions: list[dict[str, Any]], bodies: dict[str, dict[str, Any]]) -> list[str]:
     """PATCH each session; on a failure stop starting new ones and report done, not done and unknown."""
     gate, stop = asyncio.Semaphore(LOOKUP_CONCURRENCY), asyncio.Event()
     done: list[str] = []
     started: set[str] = set()
-    failures: dict[str, tuple[CliError, bool]] = {}
+    failures: dict[str, CliError] = {}
+    unknown: list[str] = []
 
     async def one(session: dict[str, Any]) -> None:
         async with gate:
@@ -148,24 +142,31 @@ async def patch_all(api: SessionsApi, sessions: list[dict[str, Any]], bodies: di
                 done.append(session["session_id"])
             except CliError as error:
                 stop.set()
-                sent = not is_connection_error(error.__cause__) if error.__cause__ else False
-                failures[session["session_id"]] = (error, sent and error.exit_code == ExitCode.UNREACHABLE)
+                failures[session["session_id"]] = error
+                if may_have_landed(error):
+                    unknown.append(session["session_id"])
 
     try:
         await asyncio.gather(*(one(session) for session in sessions))
     except asyncio.CancelledError:  # Ctrl-C: the PATCHes in flight may or may not have landed
+        in_flight = [sid for sid in started if sid not in done]
         interrupted = CliError("interrupted", ExitCode.INTERRUPTED, "")
-        in_flight = {sid: (interrupted, True) for sid in started if sid not in done}
-        raise set_report("updating", sessions, done, in_flight or {"": (interrupted, False)}) from None
+        raise set_report("updating", sessions, done, interrupted, in_flight) from None
     if failures:
-        raise set_report("updating", sessions, done, failures)
+        raise set_report("updating", sessions, done, next(iter(failures.values())), unknown)
     return [s["session_id"] for s in sessions if s["session_id"] in done]
 
 
-def set_report(verb: str, sessions: list[dict[str, Any]], done: list[str], failures: dict[str, Any]) -> CliError:
+def may_have_landed(error: CliError) -> bool:
+    """True when the request was sent and its answer lost: the server may have acted."""
+    cause = error.__cause__
+    return error.exit_code == ExitCode.UNREACHABLE and cause is not None and not is_connection_error(cause)
+
+
+def set_report(
+    verb: str, sessions: list[dict[str, Any]], done: list[str], first: CliError, unknown: list[str]
+) -> CliError:
     """One line for a set action cut short: what was done, what was not, what may have been."""
-    first, _ = next(iter(failures.values()))
-    unknown = [sid for sid, (_error, maybe) in failures.items() if maybe]
     not_done = [s["session_id"] for s in sessions if s["session_id"] not in done and s["session_id"] not in unknown]
     parts = [f"{verb} stopped: {first.message}", f"done ({len(done)}): {', '.join(done) or 'none'}"]
     if unknown:
@@ -179,7 +180,7 @@ async def reread(api: SessionsApi, selection: Selection, sessions: list[dict[str
     ids = {session["session_id"] for session in sessions}
     if selection.names_sessions() or len(ids) <= LOOKUP_CONCURRENCY:
         return (await lookup_sessions(api, sorted(ids), None))[0]
-    params = Filters(*selection.filters[:3]).server_params()
+    params = selection.filters.server_side().server_params()
     return [session for session in await fetch_all_pages(api, params, ALL_PAGE_SIZE) if session["session_id"] in ids]
 
 
@@ -188,7 +189,7 @@ async def check_all_held(
 ) -> None:
     """Re-read the updated sessions; exit 1 naming those another writer changed meanwhile."""
     after = await reread(api, selection, sessions)
-    changed = {s["session_id"]: keys for s in after if (keys := changed_behind_us({}, bodies[s["session_id"]], s))}
+    changed = {s["session_id"]: keys for s in after if (keys := changed_behind_us(bodies[s["session_id"]], s))}
     if changed:
         named = "; ".join(f"{sid}: {', '.join(keys)}" for sid, keys in changed.items())
         raise CliError(
