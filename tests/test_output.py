@@ -178,3 +178,31 @@ def test_the_clear_backup_folder_rules(
     cleared = cli.json("--session-id", session_id, "--clear", "--yes", *extra)
     assert Path(cleared["backup"]).parent == expected and Path(cleared["backup"]).is_file()
     assert not list(tmp_path.glob("agentos-backup-*.json"))
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--delete", "--session-id", "s-1"],
+        ["--update", "--user-id", "u", "--metadata", "{}", "--yes"],
+        ["--update", "--session-id", "s-1", "--metadata", "{}", "--dry-run"],
+        ["--clear", "--user-id", "u", "--yes"],
+    ],
+    ids=["delete", "update-set", "update-dry-run", "clear-set"],
+)
+def test_fields_are_refused_where_the_answer_is_not_sessions(capsys: pytest.CaptureFixture[str], argv) -> None:
+    outcome = Cli(capsys, "http://127.0.0.1:9")(*argv, "--fields", "session_id")
+    assert outcome.code == 2 and "--fields picks fields of sessions" in outcome.err
+
+
+def test_fields_with_a_multi_session_restore_file_are_refused_before_anything_is_restored(
+    cli: Cli, agentos: AgentOSServer, tmp_path: Path
+) -> None:
+    user = new_user()
+    session_id = make(agentos, user, "Exported")
+    target = tmp_path / "set.json"
+    cli.json("--export", str(target), "--user-id", user)
+    cli("--session-id", session_id, "--delete")
+    outcome = cli("--restore", str(target), "--fields", "session_id")
+    assert outcome.code == 2 and "--fields does not apply" in outcome.err
+    assert cli("--session-id", session_id).code == 3

@@ -366,6 +366,8 @@ def checked_entry(path: Path, entry: Any) -> None:
 async def restore_session(api: SessionsApi, request: Request) -> Result:
     """Re-create the session(s) of an export or backup file and check them (past runs cannot be re-inserted)."""
     document = read_backup(request.args.restore)
+    if document.get("format") == SET_EXPORT_FORMAT and request.args.fields:
+        usage_error(f"{request.args.restore} holds several sessions: --fields does not apply", "drop --fields")
     if document.get("format") != SET_EXPORT_FORMAT:
         session = await restore_one(api, document)
         return Result("session", {**session, "run_count": 0, "runs_not_restored": len(document["runs"])})

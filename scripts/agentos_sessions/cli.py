@@ -106,7 +106,7 @@ FLAG_ACTIONS = {
     "keep_copy": ("clear",),
     "count": ("list",),
     "group_by": ("list",),
-    "fields": (*NARROWED, "create", "restore"),
+    "fields": (*SET_ACTIONS, "inspect", "runs", "run", "rename", "fork", "create", "restore"),
 }
 # Actions on exactly one session, named by --session-id or --session-name.
 ONE_SESSION_ACTIONS = ("rename", "runs", "run", "inspect", "fork", "compact")
@@ -534,6 +534,13 @@ def check_fields(args: argparse.Namespace, action: str) -> None:
         usage_error(f"unknown field(s) for this action: {', '.join(unknown)}", f"valid fields: {', '.join(known)}")
     if args.count:
         usage_error("--fields does not apply to --count", "drop one of them")
+    named = len(args.session_id or []) + len(args.session_name or [])
+    prints_sessions = {"update": named == 1 and not args.dry_run, "clear": named == 1 or args.dry_run}
+    if not prints_sessions.get(action, action != "delete" or args.dry_run):
+        usage_error(
+            f"--fields picks fields of sessions, and --{action} here prints what it did to each id",
+            "use --fields with --dry-run, or with one --session-id",
+        )
 
 
 def build_selection(args: argparse.Namespace, action: str) -> Selection:
