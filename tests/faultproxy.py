@@ -24,6 +24,7 @@ import asyncio
 import contextlib
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
@@ -69,6 +70,7 @@ class Fault:
     total_bytes: int = 0
     tail: int | None = None
     content_type: str = "application/json"
+    callback: Callable[[], object] | None = None
     hits: int = field(default=0, init=False)
 
     def matches(self, method: str, path: str) -> bool:
@@ -150,6 +152,16 @@ class FaultProxy:
         lost, the way a connection that breaks after the server acted would behave.
         """
         return self._add(Fault("drop-after-server" if forward else "drop", times=times, **match))
+
+    def on(self, callback: Callable[[], object], after: bool = False, times: int = 1, **match: object) -> Fault:
+        """Run `callback` (blocking, in a thread) when a matching request arrives: before it is forwarded, or
+        with `after`, once the server has answered and before the client gets the answer.
+
+        A race made to order: another writer acts at exactly this step of the command under test.
+        """
+        fault = Fault("hook-after" if after else "hook", times=times, **match)
+        fault.callback = callback
+        return self._add(fault)
 
     def delay(self, seconds: float, times: int = 1, **match: object) -> Fault:
         """Wait `seconds` before forwarding the next matching requests (forwarded even if the client left)."""
@@ -337,11 +349,22 @@ class FaultProxy:
             return
         if fault is not None and fault.kind == "delay":
             await asyncio.sleep(fault.seconds)
+        if fault is not None and fault.kind == "hook" and fault.callback is not None:
+            await asyncio.to_thread(fault.callback)
+        if fault is not None and fault.kind == "hook-after":
+            await self._forward(head, body, writer, None, seen, fault.callback)
+            return
         disturbed = fault if fault is not None and fault.kind in ("cut", "trickle") else None
         await self._forward(head, body, writer, disturbed, seen)
 
     async def _forward(
-        self, head: bytes, body: bytes, writer: asyncio.StreamWriter | None, cut: Fault | None, seen: SeenRequest
+        self,
+        head: bytes,
+        body: bytes,
+        writer: asyncio.StreamWriter | None,
+        cut: Fault | None,
+        seen: SeenRequest,
+        then: Callable[[], object] | None = None,
     ) -> None:
         """Send the request upstream and relay the answer (to nobody when `writer` is None)."""
         upstream_reader, upstream_writer = await asyncio.open_connection(self.upstream_host, self.upstream_port)
@@ -349,6 +372,13 @@ class FaultProxy:
             upstream_writer.write(with_connection_close(head) + body)
             await upstream_writer.drain()
             response_head = await upstream_reader.readuntil(b"\r\n\r\n")
+            if then is not None and writer is not None:
+                answer = await read_body(upstream_reader, response_headers(response_head))
+                await asyncio.to_thread(then)
+                self._answered(seen)
+                writer.write(with_connection_close(response_head) + answer)
+                await writer.drain()
+                return
             if writer is None:
                 await upstream_reader.read()
                 return
@@ -360,6 +390,11 @@ class FaultProxy:
             upstream_writer.close()
             with contextlib.suppress(Exception):
                 await upstream_writer.wait_closed()
+
+
+def response_headers(head: bytes) -> dict[str, str]:
+    """The headers of an answer's head, to read its body whole."""
+    return dict(parse_header(line) for line in head[:-4].decode("latin-1").split("\r\n")[1:])
 
 
 def parse_header(line: str) -> tuple[str, str]:

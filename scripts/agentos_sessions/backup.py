@@ -5,7 +5,6 @@ Each action returns a `Result`; none prints to stdout.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
 import os
@@ -15,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 from .api import SessionsApi
-from .copying import FORKABLE_TYPES, fork_on_server, owner_path
 from .errors import CliError, ExitCode, usage_error
 from .model import (
     EXPORT_FORMAT,
@@ -24,15 +22,14 @@ from .model import (
     Result,
     checked_id,
     json_depth,
-    missing_note,
     now_iso,
+    outcome_exit,
+    outcome_note,
     strict_json,
 )
 from .request import Request, pin_single_session
-from .selection import LOOKUP_CONCURRENCY, get_runs, get_session, resolve, whole_document, with_run_counts
+from .selection import GONE, LOOKUP_CONCURRENCY, get_runs, get_session, resolve
 
-# How often --clear exports again when runs arrive while it backs a session up.
-RECHECKS = 3
 # The file --export writes for a set of sessions; one session keeps EXPORT_FORMAT.
 SET_EXPORT_FORMAT = "agentos-sessions-export/1"
 
@@ -90,32 +87,45 @@ async def export_to_file(api: SessionsApi, request: Request) -> Result:
     if request.selection.is_single():
         request = await pin_single_session(api, request)
         document = await export_session(api, request.single_session_id(), request.args.user_id)
-        summary = {"session_id": document["session"]["session_id"], "runs": len(document["runs"])}
-        missing: list[str] = []
+        summary: dict[str, Any] = {"session_id": document["session"]["session_id"], "runs": len(document["runs"])}
+        left: dict[str, Any] = {}
     else:
-        document, missing = await export_set(api, request)
+        document, left = await export_set(api, request)
         summary = {"sessions": len(document["sessions"]), "runs": sum(len(e["runs"]) for e in document["sessions"])}
-    exit_code = ExitCode.NOT_FOUND if missing else ExitCode.OK
+    exit_code, note = outcome_exit(left), outcome_note(left)
     if to_stdout:
-        return Result("document", document, exit_code, missing_note(missing))
+        return Result("document", document, exit_code, note)
     write_document(document, Path(request.args.export))
-    summary = {**summary, "path": request.args.export, **({"not_found": missing} if missing else {})}
-    return Result("exported", summary, exit_code, missing_note(missing))
+    return Result("exported", {**summary, "path": request.args.export, **left}, exit_code, note)
 
 
-async def export_set(api: SessionsApi, request: Request) -> tuple[dict[str, Any], list[str]]:
-    """Every selected session with its runs, read concurrently (bounded), in one document."""
+async def export_set(api: SessionsApi, request: Request) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Every selected session with its runs, read concurrently (bounded), in one document; and what was left out."""
     resolved = await resolve(api, request.selection, request.order(), request.progress)
     gate = asyncio.Semaphore(LOOKUP_CONCURRENCY)
 
-    async def entry(session: dict[str, Any]) -> dict[str, Any]:
+    async def entry(session: dict[str, Any]) -> dict[str, Any] | None:
         async with gate:
-            exported = await export_session(api, session["session_id"], request.args.user_id)
+            try:
+                exported = await export_session(api, session["session_id"], session.get("user_id"))
+            except CliError as error:
+                if error.exit_code != ExitCode.NOT_FOUND:
+                    raise
+                return None  # deleted since it was selected
         return {"session": exported["session"], "runs": exported["runs"]}
 
     entries = await asyncio.gather(*(entry(session) for session in resolved.sessions))
-    document = {"format": SET_EXPORT_FORMAT, "exported_at": now_iso(), "sessions": list(entries)}
-    return document, resolved.missing
+    gone = [
+        {"session_id": s["session_id"], "reason": GONE}
+        for s, e in zip(resolved.sessions, entries, strict=True)
+        if e is None
+    ]
+    document = {
+        "format": SET_EXPORT_FORMAT,
+        "exported_at": now_iso(),
+        "sessions": [e for e in entries if e is not None],
+    }
+    return document, {"skipped": gone, "refused": resolved.refused, "not_found": resolved.missing}
 
 
 def backup_dir(given: str | None) -> Path:
@@ -173,155 +183,6 @@ def differences(expected: dict[str, Any], actual: dict[str, Any]) -> list[str]:
     """Which kept properties of a re-created session differ from the original."""
     keys = ("session_name", "session_state", "metadata", "user_id", "agent_id", "team_id", "workflow_id")
     return [key for key in keys if (expected.get(key) or None) != (actual.get(key) or None)]
-
-
-def can_keep_copy(document: dict[str, Any]) -> bool:
-    """True for an agent or team session with runs: one AgentOS can fork."""
-    return document["session"]["session_type"] in FORKABLE_TYPES and bool(document["runs"])
-
-
-async def keep_copy(api: SessionsApi, document: dict[str, Any], backup: Path) -> dict[str, Any]:
-    """Fork the session on the server before it is cleared; note the copy's id in the backup."""
-    session = document["session"]
-    name = f"{session.get('session_name') or session['session_id']} (before clear)"
-    copy = await fork_on_server(api, session, len(document["runs"]), name)
-    kept = {**document, "copy_session_id": copy["session_id"]}
-    write_document(kept, backup)
-    return kept
-
-
-async def clear_session(api: SessionsApi, request: Request) -> Result:
-    """Remove the runs of the selected sessions, keeping each one's id, name, type, owner, state and metadata."""
-    if request.selection.is_single():
-        return await clear_one(api, await pin_single_session(api, request))
-    return await clear_set(api, request)
-
-
-async def backed_up(api: SessionsApi, request: Request, session_id: str) -> tuple[dict[str, Any], Path]:
-    """Export the session to a new backup file; export again while runs keep changing under us."""
-    document = await export_session(api, session_id, request.args.user_id)
-    backup = write_backup(document, request, session_id)
-    for _ in range(RECHECKS):
-        try:
-            runs = await get_runs(api, session_id, request.user_params())
-            if run_ids(runs) == run_ids(document["runs"]):
-                return document, backup
-            document = await export_session(api, session_id, request.args.user_id)
-        except CliError as error:
-            message = f"clearing '{session_id}' stopped, nothing was deleted: {error.message}"
-            raise CliError(message, error.exit_code, f"the session is unchanged; its backup is {backup}") from error
-        write_document(document, backup)
-    raise CliError(
-        f"runs of '{session_id}' kept changing while it was backed up; nothing was cleared",
-        ExitCode.ERROR,
-        f"the latest backup is {backup}; clear it when no conversation is running",
-    )
-
-
-def run_ids(runs: list[dict[str, Any]]) -> list[Any]:
-    return [run.get("run_id") for run in runs]
-
-
-async def clear_one(api: SessionsApi, request: Request) -> Result:
-    """Clear one session: back it up, check the backup is current, delete, re-create, verify."""
-    session_id = request.single_session_id()
-    request.confirm(f"clear all runs of session '{session_id}'")
-    check_destination(backup_path(request, session_id), "--backup-dir")
-    if request.args.dry_run:
-        return Result("clear_preview", whole_document([await with_run_count(api, request, session_id)]))
-    document, backup = await backed_up(api, request, session_id)
-    if request.args.keep_copy and not can_keep_copy(document):
-        backup.unlink(missing_ok=True)  # nothing is cleared, so no backup is left behind
-        owner_path(document["session"], "fork", FORKABLE_TYPES)  # a workflow session is refused: exit 2
-        return Result("nothing_to_clear", {**document["session"], "run_count": 0, "runs_removed": 0})
-    if request.args.keep_copy:
-        document = await keep_copy(api, document, backup)
-    restore_hint = f"the backup {backup} holds the runs; if the session is gone, re-create it with --restore {backup}"
-    try:
-        await api.call_client("delete_session", idempotent=True, session_id=session_id, **request.scope_kwargs())
-        await recreate_session(api, document["session"])
-        after = await get_session(api, session_id, request.args.user_id)
-        runs = await get_runs(api, session_id, request.user_params())
-    except CliError as error:
-        if error.exit_code == ExitCode.CONFLICT:
-            raise recreated_meanwhile(session_id, backup) from error
-        raise CliError(f"clearing '{session_id}' failed: {error.message}", error.exit_code, restore_hint) from error
-    except asyncio.CancelledError:  # Ctrl-C: the session may be gone, so name the backup
-        raise CliError(f"clearing '{session_id}' was interrupted", ExitCode.INTERRUPTED, restore_hint) from None
-    changed = differences(document["session"], after)
-    if changed or runs:
-        raise CliError(
-            f"'{session_id}' was re-created but differs in {changed or 'runs'}", ExitCode.ERROR, restore_hint
-        )
-    cleared = {**after, "run_count": 0, "runs_removed": len(document["runs"]), "backup": str(backup)}
-    copy = {"copy_session_id": document["copy_session_id"]} if "copy_session_id" in document else {}
-    return Result("cleared", {**cleared, **copy})
-
-
-def recreated_meanwhile(session_id: str, backup: Path) -> CliError:
-    """A run re-created the session between the delete and the re-create: say so, offer what works."""
-    return CliError(
-        f"clearing '{session_id}': after its runs were deleted, a new run re-created the session before the "
-        f"script could; the backup {backup} holds the cleared runs",
-        ExitCode.CONFLICT,
-        f"the session now holds only the new run; to bring back its old name, state and metadata: "
-        f"--session-id {session_id} --delete, then --restore {backup}",
-    )
-
-
-async def with_run_count(api: SessionsApi, request: Request, session_id: str) -> dict[str, Any]:
-    """A session with its number of runs, for a dry run."""
-    session, runs = await asyncio.gather(
-        get_session(api, session_id, request.args.user_id), get_runs(api, session_id, request.user_params())
-    )
-    return {**session, "run_count": len(runs)}
-
-
-async def clear_set(api: SessionsApi, request: Request) -> Result:
-    """Clear every selected session in turn; cut short, say which were cleared and where their backups are."""
-    resolved = await resolve(api, request.selection, None, request.progress)
-    sessions, missing = resolved.sessions, resolved.missing
-    if request.args.dry_run:
-        counted = await with_run_counts(api, sessions, request.progress)
-        return Result("clear_preview", whole_document(counted), note=missing_note(missing))
-    if request.args.keep_copy:
-        for session in sessions:
-            owner_path(session, "fork", FORKABLE_TYPES)  # refuse a workflow before any session is cleared
-    if not request.chosen_by_ids(sessions):
-        request.confirm_set(len(sessions))
-    request.confirm(f"clear all runs of {len(sessions)} session(s)")
-    cleared: list[str] = []
-    backups: list[str] = []
-    copies: list[str] = []
-    for index, session in enumerate(sessions):
-        try:
-            result = await clear_one(api, confirmed(request.pinned(session["session_id"])))
-        except CliError as error:
-            raise clear_report(error, cleared, backups, sessions[index:]) from error
-        except asyncio.CancelledError:  # Ctrl-C before this session's delete: it is unchanged
-            interrupted = CliError("interrupted", ExitCode.INTERRUPTED, "the same command again clears the rest")
-            raise clear_report(interrupted, cleared, backups, sessions[index:]) from None
-        if result.kind == "cleared":
-            cleared.append(session["session_id"])
-            backups.append(result.data["backup"])
-            copies += [result.data["copy_session_id"]] if "copy_session_id" in result.data else []
-    outcome = {"cleared": cleared, "backups": backups, **({"copies": copies} if copies else {}), "not_found": missing}
-    return Result("cleared_set", outcome, ExitCode.NOT_FOUND if missing else ExitCode.OK, missing_note(missing))
-
-
-def confirmed(request: Request) -> Request:
-    """The request with its confirmation already given (asked once for the whole set)."""
-    return request._replace(args=argparse.Namespace(**{**vars(request.args), "yes": True}))
-
-
-def clear_report(error: CliError, cleared: list[str], backups: list[str], left: list[dict[str, Any]]) -> CliError:
-    """One line for a set clear cut short: cleared (with backups), the one that failed, and not started."""
-    failed, rest = left[0]["session_id"], [s["session_id"] for s in left[1:]]
-    done = ", ".join(f"{sid} (backup {path})" for sid, path in zip(cleared, backups, strict=True)) or "none"
-    message = (
-        f"clearing stopped at '{failed}': {error.message}; cleared: {done}; not cleared: {', '.join(rest) or 'none'}"
-    )
-    return CliError(message, error.exit_code, error.hint)
 
 
 def read_backup(path_text: str) -> dict[str, Any]:

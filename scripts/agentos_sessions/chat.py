@@ -12,7 +12,7 @@ from typing import Any, NamedTuple
 
 from .api import SessionsApi, is_connection_error, retry_delay, translate_error, unsent_or_unknown, within
 from .errors import CliError, ExitCode, usage_error
-from .model import Result, checked_id, component_of
+from .model import Result, api_path, component_of
 from .request import Request
 from .selection import find_session
 
@@ -73,7 +73,6 @@ async def chat_target(api: SessionsApi, request: Request) -> ChatTarget:
             usage_error(f"session '{session_id}' has no agent or team to chat with", "chat in an agent or team session")
         if given and given != owner:
             usage_error(f"session '{session_id}' belongs to '{owner}', not '{given}'", "drop --agent-id/--team-id")
-        checked_id(owner, f"the {session['session_type']} id of session '{session_id}'")  # it goes into the URL
         # AgentOS refuses a run into a session without its owner's user_id.
         return ChatTarget(session["session_type"], owner, session_id, args.user_id or session.get("user_id"), False)
     if not given and session_id:
@@ -94,7 +93,7 @@ def open_run_stream(api: SessionsApi, target: ChatTarget, message: str) -> Async
     form = {"message": message, "stream": "true", "session_id": target.session_id}
     if target.user_id:
         form["user_id"] = target.user_id
-    return api.stream_events(f"/{route}/{target.component_id}/runs", form)
+    return api.stream_events(api_path(route, target.component_id, "runs"), form)
 
 
 def sent_hint(target: ChatTarget) -> str:

@@ -120,7 +120,7 @@ ACTIONS = {
     "rename": "sessions.rename_session",
     "update": "updates.update_session",
     "delete": "deletion.delete_sessions",
-    "clear": "backup.clear_session",
+    "clear": "clearing.clear_session",
     "export": "backup.export_to_file",
     "restore": "backup.restore_session",
     "chat": "chat.chat",
@@ -603,13 +603,14 @@ def feedback_for(action: str, as_json: bool) -> tuple[Callable[[int, int], None]
 
 def action_for(name: str) -> Action:
     """The function behind an action; its module is imported only now."""
-    from . import backup, chat, deletion, forking, sessions, updates
+    from . import backup, chat, clearing, deletion, forking, sessions, updates
 
     families = {
         "sessions": sessions,
         "updates": updates,
         "deletion": deletion,
         "backup": backup,
+        "clearing": clearing,
         "chat": chat,
         "forking": forking,
     }
@@ -685,6 +686,9 @@ def main(argv: list[str] | None = None, prog: str = SCRIPT_NAME) -> int:
 
         result = asyncio.run(run(action, settings, request))
     except CliError as error:
+        report = getattr(error, "result", None)  # a set write cut short: what was and was not done
+        if report is not None:
+            emit_result(report, as_json)
         emit_error(error, as_json)
         return error.exit_code
     except KeyboardInterrupt:

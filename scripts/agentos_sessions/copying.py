@@ -9,7 +9,7 @@ from typing import Any
 
 from .api import MissingEndpoint, SessionsApi
 from .errors import CliError, ExitCode, not_agentos, usage_error
-from .model import checked_id, detect_session_type
+from .model import api_path, checked_id, detect_session_type
 from .selection import get_runs
 
 FORKABLE_TYPES = ("agent", "team")
@@ -31,8 +31,7 @@ def owner_path(session: dict[str, Any], verb: str, types: tuple[str, ...]) -> st
             f"session '{session_id}' names no {kind}, so AgentOS cannot {verb} it",
             f"AgentOS {verb}s through the session's {kind}",
         )
-    checked_id(owner, f"the {kind}_id of session '{session_id}'")  # from the server, but it goes into the path
-    return f"/{kind}s/{owner}/sessions/{session_id}/{verb}"
+    return api_path(f"{kind}s", owner, "sessions", session_id, verb)
 
 
 def owner_missing(error: CliError, session: dict[str, Any]) -> CliError:
@@ -71,22 +70,33 @@ async def send_fork(api: SessionsApi, session: dict[str, Any], path: str) -> str
         raise not_agentos(api.settings.base_url, f"POST {path}") from None
 
 
-async def fork_on_server(api: SessionsApi, session: dict[str, Any], run_count: int, name: str) -> dict[str, Any]:
-    """Fork an agent or team session that has runs, name the copy, and check it got every run."""
+async def fork_on_server(
+    api: SessionsApi,
+    session: dict[str, Any],
+    run_count: int,
+    name: str,
+    metadata: dict[str, Any] | None = None,
+    more_allowed: bool = False,
+) -> dict[str, Any]:
+    """Fork an agent or team session that has runs, name the copy (and set its metadata), check it got every run.
+
+    `more_allowed`: runs may have landed since `run_count` was read; the caller checks the original again.
+    """
     session_id = session["session_id"]
     path = owner_path(session, "fork", FORKABLE_TYPES)
     if run_count == 0:
         usage_error(f"session '{session_id}' has no runs: nothing to fork", "send it a message first")
     copy_id = await send_fork(api, session, path)
     try:
-        renamed = await api.write("PATCH", f"/sessions/{copy_id}", {"session_name": name}, True) or {}
+        body = {"session_name": name, **({"metadata": metadata} if metadata is not None else {})}
+        renamed = await api.write("PATCH", api_path("sessions", copy_id), body, True) or {}
         copied_runs = len(await get_runs(api, copy_id, user_of(session)))
     except CliError as error:
         hint = f"the copy exists: inspect it with --session-id {copy_id}"
         raise CliError(
             f"forked '{session_id}' into '{copy_id}', then {error.message}", error.exit_code, hint
         ) from error
-    if copied_runs != run_count:
+    if copied_runs < run_count or (copied_runs > run_count and not more_allowed):
         raise CliError(
             f"the copy '{copy_id}' of '{session_id}' has {copied_runs} runs, the original {run_count}",
             ExitCode.ERROR,

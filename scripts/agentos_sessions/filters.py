@@ -38,6 +38,14 @@ class Filters(NamedTuple):
         """Only the filters AgentOS applies exactly (type, owner, user)."""
         return Filters(self.session_type, self.component_id, self.user_id)
 
+    def without_runs(self) -> Filters:
+        """These filters but the run-aware ones, which a write re-checks right before it acts."""
+        return self._replace(min_runs=None, max_runs=None, search=None)
+
+    def changeable(self) -> Filters:
+        """The filters a session can stop matching after it was selected (not type, owner, user or creation)."""
+        return self._replace(session_type=None, component_id=None, user_id=None, before=None, after=None)
+
     def needs_local_pass(self) -> bool:
         """True when some filter can only be applied here, after fetching."""
         times = (self.before, self.after, self.updated_before, self.updated_after)

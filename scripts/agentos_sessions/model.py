@@ -9,13 +9,16 @@ import json
 import re
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
+from urllib.parse import quote
 
-from .errors import ExitCode, usage_error
+from .errors import CliError, ExitCode, usage_error
 
 SESSION_TYPES = ("agent", "team", "workflow")
 EXPORT_FORMAT = "agentos-session-export/1"
 MAX_ID_LENGTH = 256
-UNSAFE_ID = re.compile(r"[/?#%\\\s\x00-\x1f\x7f]")
+# Characters no percent-encoding makes safe in a path segment: AgentOS's router decodes the
+# path once, so an encoded '/' or '?' could still split it; control characters never belong.
+UNADDRESSABLE_ID = re.compile(r"[/?#\\\x00-\x1f\x7f]")
 MAX_UNIX_SECONDS = 253_402_300_799  # 9999-12-31T23:59:59Z
 # Characters a terminal acts on instead of showing (C0, DEL, C1: escape sequences, title and
 # clipboard writes) and the bidirectional overrides that reorder what is shown.
@@ -45,21 +48,43 @@ class Result(NamedTuple):
     fields: tuple[str, ...] | None = None
 
 
+def addressable(value: Any) -> bool:
+    """True for an id that can name exactly one path segment once percent-encoded."""
+    return isinstance(value, str) and bool(value) and not UNADDRESSABLE_ID.search(value) and value not in (".", "..")
+
+
 def checked_id(value: Any, flag: str) -> str:
-    """Refuse ids that could steer a request to another path (nothing is sent)."""
-    if (
-        not isinstance(value, str)
-        or not value
-        or len(value) > MAX_ID_LENGTH
-        or UNSAFE_ID.search(value)
-        or value in (".", "..")
-    ):
+    """Refuse a typed id that cannot be addressed, or is longer than any id AgentOS makes (nothing is sent)."""
+    if not addressable(value) or len(value) > MAX_ID_LENGTH:
         shown = value[:60] if isinstance(value, str) else value
         usage_error(
             f"{flag} {shown!r:.80} is not a usable id",
-            f"ids are 1-{MAX_ID_LENGTH} characters without '/', '?', '#', '%', '\\', spaces or control characters",
+            f"ids are 1-{MAX_ID_LENGTH} characters without '/', '?', '#', '\\' or control characters",
         )
     return value
+
+
+def api_path(*segments: str) -> str:
+    """A request path: each segment percent-encoded ('%' as '%25'), so the id named is the id reached.
+
+    An id that no encoding can address is refused here as well, whoever gave it.
+    """
+    for segment in segments:
+        if not addressable(segment):
+            raise UnaddressableId(segment)
+    return "/" + "/".join(quote(segment, safe="") for segment in segments)
+
+
+class UnaddressableId(CliError):
+    """An id (typed or read from the server) that cannot go into a request path: refused, left alone."""
+
+    def __init__(self, value: Any) -> None:
+        super().__init__(
+            f"the id {str(value)[:80]!r} has characters no URL can address ('/', '?', '#', '\\', control)",
+            ExitCode.ERROR,
+            "that session was left alone; remove it with AgentOS's own tools",
+        )
+        self.value = value
 
 
 def parse_api_time(value: Any) -> int:
@@ -264,6 +289,45 @@ def json_document(result: Result) -> Any:
     if result.kind == "runs":
         return result.data["data"]
     return result.data
+
+
+class CutShort(CliError):
+    """A set write that stopped part-way: the cause, and the outcome so far, printed as the answer."""
+
+    def __init__(self, cause: CliError, result: Result) -> None:
+        super().__init__(cause.message, cause.exit_code, cause.hint)
+        self.result = result
+
+
+def set_outcome(
+    done_key: str,
+    done: list[Any],
+    skipped: list[dict[str, str]],
+    refused: list[dict[str, str]],
+    not_found: list[str],
+    **extra: Any,
+) -> dict[str, Any]:
+    """The outcome of a write on a set: what was done, skipped (no longer chosen), refused, not found, and more."""
+    return {done_key: done, "skipped": skipped, "refused": refused, "not_found": not_found, **extra}
+
+
+def outcome_exit(outcome: dict[str, Any]) -> ExitCode:
+    """Refused sessions or another writer's changes are exit 1; ids or names that chose nothing, 3; skipped is 0."""
+    if outcome.get("refused") or outcome.get("changed_meanwhile"):
+        return ExitCode.ERROR
+    return ExitCode.NOT_FOUND if outcome.get("not_found") else ExitCode.OK
+
+
+def outcome_note(outcome: dict[str, Any]) -> str:
+    """The stderr lines for what a set write left alone."""
+    lines = [f"skipped {item['session_id']}: {item['reason']}" for item in outcome.get("skipped", [])]
+    lines += [f"refused {item['session_id']}: {item['reason']}" for item in outcome.get("refused", [])]
+    lines += [
+        f"changed by another writer meanwhile: {item['session_id']} ({', '.join(item['keys'])})"
+        for item in outcome.get("changed_meanwhile", [])
+    ]
+    missing = missing_note(outcome.get("not_found", []))
+    return "\n".join([*lines, *([missing] if missing else [])])
 
 
 def missing_note(missing: list[str], done: str = "changed") -> str:

@@ -161,13 +161,41 @@ def run_view(run: dict[str, Any]) -> RenderableType:
     return Group(field_table(rows), messages)
 
 
-def outcome_table(outcome: dict[str, list[str]]) -> Table:
-    """What a deletion did, id by id."""
-    table = new_table("Session ID", "Outcome")
-    for session_id in outcome["deleted"]:
-        table.add_row(session_id, "deleted")
-    for session_id in outcome["not_found"]:
-        table.add_row(session_id, "not found")
+# Each outcome key of a set write, in the order rows are shown, with its label for people.
+OUTCOME_LABELS = {
+    "deleted": "deleted",
+    "updated": "updated",
+    "cleared": "cleared",
+    "restored": "restored",
+    "conflict": "already exists",
+    "changed_meanwhile": "changed by another writer meanwhile",
+    "skipped": "skipped",
+    "refused": "refused",
+    "unknown": "unknown: check it",
+    "not_done": "not done",
+    "not_found": "not found",
+}
+
+
+def outcome_detail(item: Any) -> str:
+    """The third column of an outcome row: a reason, a backup, the keys another writer changed."""
+    if not isinstance(item, dict):
+        return ""
+    if "reason" in item:
+        return str(item["reason"])
+    if "keys" in item:
+        return ", ".join(item["keys"])
+    if "backup" in item:
+        return f"{item.get('runs_removed', 0)} runs removed, backup {item['backup']}"
+    return compact_json({key: value for key, value in item.items() if key != "session_id"})
+
+
+def outcome_table(outcome: dict[str, Any]) -> Table:
+    """What a set write did, session by session: one row per id, its outcome and why."""
+    table = new_table("Session ID", "Outcome", "Detail")
+    for key, label in OUTCOME_LABELS.items():
+        for item in outcome.get(key, []):
+            table.add_row(item if isinstance(item, str) else item["session_id"], label, outcome_detail(item))
     return table
 
 
@@ -211,15 +239,6 @@ def exported_line(summary: dict[str, Any]) -> str:
     return f"exported {summary['sessions']} sessions ({summary['runs']} runs) to {summary['path']}"
 
 
-def ids_table(outcome: dict[str, list[str]], labels: dict[str, str]) -> Table:
-    """What a set action did, id by id: one row per session and its outcome."""
-    table = new_table("Session ID", "Outcome")
-    for key, label in labels.items():
-        for session_id in outcome.get(key, []):
-            table.add_row(session_id, label)
-    return table
-
-
 def update_preview_table(preview: dict[str, Any]) -> Table:
     """What --update --dry-run would write to each session."""
     table = new_table("Session ID", "State", "Metadata", "Summary", title="Dry run: nothing was changed")
@@ -228,16 +247,6 @@ def update_preview_table(preview: dict[str, Any]) -> Table:
         table.add_row(
             body["session_id"], compact_json(body.get("session_state")), compact_json(body.get("metadata")), summary
         )
-    return table
-
-
-def cleared_set_table(outcome: dict[str, Any]) -> Table:
-    """Which sessions --clear cleared, and the backup of each."""
-    table = new_table("Session ID", "Backup", title=f"Cleared {len(outcome['cleared'])} session(s)")
-    for session_id, backup in zip(outcome["cleared"], outcome["backups"], strict=True):
-        table.add_row(session_id, backup)
-    for session_id in outcome.get("not_found", []):
-        table.add_row(session_id, "not found")
     return table
 
 
@@ -254,11 +263,11 @@ TABLE_RENDERERS: dict[str, Callable[[Any], RenderableType | str]] = {
     "deleted": outcome_table,
     "exported": exported_line,
     "count": lambda counted: count_view(counted),
-    "updated": lambda outcome: ids_table(outcome, {"updated": "updated", "not_found": "not found"}),
+    "updated": outcome_table,
     "update_preview": update_preview_table,
-    "cleared_set": cleared_set_table,
+    "cleared_set": outcome_table,
     "clear_preview": lambda document: dry_run_table(document, "clear"),
-    "restored": lambda outcome: ids_table(outcome, {"restored": "restored", "conflict": "already exists"}),
+    "restored": outcome_table,
     "document": lambda document: json.dumps(document, indent=2, ensure_ascii=False),
     "chat": lambda reply: str(reply["content"]),
     "chat_streamed": lambda _reply: "",

@@ -54,7 +54,12 @@ class Request(NamedTuple):
     def confirm_set(self, count: int) -> None:
         """A write chosen by filters (or by a name that several sessions have) needs --yes."""
         if not self.args.yes:
-            usage_error(f"{count} session(s) match; nothing changed", "check them with --dry-run, then add --yes")
+            counted = (
+                f"up to {count} session(s) match (run filters are checked when writing)"
+                if self.filters.needs_runs()
+                else f"{count} session(s) match"
+            )
+            usage_error(f"{counted}; nothing changed", "check them with --dry-run, then add --yes")
 
     def chosen_by_ids(self, sessions: list[dict[str, Any]]) -> bool:
         """True when ids and names pick the sessions one for one (each name matches one), so no --yes is needed."""

@@ -12,7 +12,7 @@ from typing import Any, NamedTuple
 from .api import MissingEndpoint, SessionsApi
 from .errors import CliError, ExitCode, not_agentos, usage_error
 from .filters import Filters, Selection
-from .model import detect_session_type, is_run, is_session, is_session_page
+from .model import addressable, api_path, detect_session_type, is_run, is_session, is_session_page
 
 # Pages of --all and of filtered listings: large, because AgentOS pages with OFFSET, which costs
 # the server more the further it goes (measured: linear at 2,000, not at 500).
@@ -108,42 +108,83 @@ def whole_document(sessions: list[dict[str, Any]]) -> dict[str, Any]:
     return {"data": sessions, "meta": {"total_count": len(sessions)}}
 
 
-async def find_sessions(
-    api: SessionsApi,
-    filters: Filters,
-    order: dict[str, str],
-    progress: Progress | None = None,
-    page_size: int = ALL_PAGE_SIZE,
-) -> list[dict[str, Any]]:
-    """Every session matching the filters, in the requested order."""
-    params = {**filters.server_params(), **order}
-    sessions = await fetch_all_pages(api, params, page_size, progress)
-    matching = [session for session in sessions if filters.matches(session)]
-    return await with_run_filters(api, matching, filters, progress) if filters.needs_runs() else matching
-
-
 async def with_run_filters(
     api: SessionsApi, sessions: list[dict[str, Any]], filters: Filters, progress: Progress | None = None
 ) -> list[dict[str, Any]]:
-    """The sessions that pass --min-runs/--max-runs/--search, each with its `run_count` (read concurrently)."""
+    """The sessions that pass --min-runs/--max-runs/--search, each with its `run_count` (read concurrently).
+
+    A session deleted while the others are read is simply not chosen.
+    """
     gate = asyncio.Semaphore(LOOKUP_CONCURRENCY)
     done = 0
 
     async def check(session: dict[str, Any]) -> dict[str, Any] | None:
         nonlocal done
         async with gate:
-            if filters.search:
-                runs = await get_runs(api, session["session_id"])
-                run_count = len(runs)
-            else:
-                runs, run_count = None, await count_runs(api, session["session_id"])
+            try:
+                runs, run_count = await read_runs(api, session, bool(filters.search))
+            except CliError as error:
+                if error.exit_code != ExitCode.NOT_FOUND:
+                    raise
+                runs, run_count = None, -1
         done += 1
         if progress:
             progress(done, len(sessions), "sessions")
-        return {**session, "run_count": run_count} if filters.matches_runs(runs, run_count) else None
+        chosen = run_count >= 0 and filters.matches_runs(runs, run_count)
+        return {**session, "run_count": run_count} if chosen else None
 
     checked = await asyncio.gather(*(check(session) for session in sessions))
     return [session for session in checked if session is not None]
+
+
+async def read_runs(api: SessionsApi, session: dict[str, Any], whole: bool) -> tuple[list[dict[str, Any]] | None, int]:
+    """A session's runs (only when `whole`) and their number, read as the session's own user."""
+    session_id, user = session["session_id"], user_of(session)
+    if whole:
+        runs = await get_runs(api, session_id, user)
+        return runs, len(runs)
+    return None, await count_runs(api, session_id, user)
+
+
+def user_of(session: dict[str, Any]) -> dict[str, str]:
+    """The session's user_id as a query parameter: AgentOS reads a session as its owner."""
+    return {"user_id": session["user_id"]} if session.get("user_id") else {}
+
+
+class Now(NamedTuple):
+    """A session read again right before a write: as it is now, its runs if read, and why it is no longer chosen."""
+
+    session: dict[str, Any] | None
+    runs: list[dict[str, Any]] | None = None
+    reason: str = ""
+
+
+GONE = "it no longer exists"
+CHANGED = "it changed since it was selected and no longer matches the filters"
+RUNS_CHANGED = "its runs changed since it was selected and no longer match the run filters"
+
+
+async def as_it_is_now(
+    api: SessionsApi, session: dict[str, Any], filters: Filters, detail: bool = True, runs: bool = False
+) -> Now:
+    """Read the session again (its detail and/or runs, in parallel) and decide whether the filters still choose it."""
+    session_id, counting = session["session_id"], runs or filters.needs_runs()
+    reads: list[Any] = [get_session(api, session_id, session.get("user_id"))] if detail else []
+    if counting:
+        reads.append(read_runs(api, session, runs or bool(filters.search)))
+    try:
+        answers = await asyncio.gather(*reads)
+    except CliError as error:
+        if error.exit_code == ExitCode.NOT_FOUND:
+            return Now(None, None, GONE)
+        raise
+    fresh = answers[0] if detail else dict(session)
+    found_runs, run_count = answers[-1] if counting else (None, None)
+    if detail and not filters.without_runs().matches(fresh):
+        return Now(None, None, CHANGED)
+    if filters.needs_runs() and not filters.matches_runs(found_runs, run_count or 0):
+        return Now(None, None, RUNS_CHANGED)
+    return Now({**fresh, **({"run_count": run_count} if counting else {})}, found_runs)
 
 
 async def with_run_counts(
@@ -154,10 +195,26 @@ async def with_run_counts(
 
 
 class Resolved(NamedTuple):
-    """The sessions a selection chose, and the ids or names it gave that chose none."""
+    """The sessions a selection chose, the ids or names that chose none, and sessions whose id cannot be addressed."""
 
     sessions: list[dict[str, Any]]
     missing: list[str]
+    refused: list[dict[str, str]]
+
+
+def refusal(session: dict[str, Any]) -> dict[str, str]:
+    """The outcome entry of a session left alone because its id cannot go into a URL."""
+    return {"session_id": session["session_id"], "reason": UNADDRESSABLE_REASON}
+
+
+UNADDRESSABLE_REASON = "its id has characters no URL can address ('/', '?', '#', '\\', control): left alone"
+
+
+def split_addressable(sessions: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
+    """Sessions whose ids can be put into a request path, and refusals for the others (server input)."""
+    usable = [session for session in sessions if addressable(session["session_id"])]
+    refused = [refusal(session) for session in sessions if not addressable(session["session_id"])]
+    return usable, refused
 
 
 async def resolve(
@@ -166,20 +223,49 @@ async def resolve(
     order: dict[str, str] | None = None,
     progress: Progress | None = None,
     page_size: int = ALL_PAGE_SIZE,
+    acting: bool = True,
 ) -> Resolved:
-    """Every session the selection chooses: the named ones narrowed by the filters, or all that match."""
+    """Every session the selection chooses: the named ones narrowed by the filters, or all that match.
+
+    `acting`: the caller will send requests about each session, so ids no URL can address are
+    refused (reported, left alone); a listing shows them unless their runs must be read.
+    """
+    filters, missing = selection.filters, []
+    if selection.names_sessions():
+        candidates, missing = await named_sessions(api, selection)
+    else:
+        listed = await fetch_all_pages(api, {**filters.server_params(), **(order or {})}, page_size, progress)
+        candidates = [session for session in listed if filters.matches(session)]
+    refused: list[dict[str, str]] = []
+    if acting or filters.needs_runs():
+        candidates, refused = split_addressable(candidates)
+    if filters.needs_runs():
+        kept = await with_run_filters(api, candidates, filters, progress)
+        missing += left_out(selection, candidates, kept)
+        candidates = kept
+    return Resolved(candidates, missing, refused)
+
+
+async def named_sessions(api: SessionsApi, selection: Selection) -> tuple[list[dict[str, Any]], list[str]]:
+    """The sessions named by id or exact name, narrowed by the session filters; and what chose none."""
     filters = selection.filters
-    if not selection.names_sessions():
-        return Resolved(await find_sessions(api, filters, order or {}, progress, page_size), [])
     by_id, missing = await lookup_sessions(api, list(selection.session_ids), filters.user_id)
     by_id = [session for session in by_id if filters.matches(session)]
     missing += [sid for sid in selection.session_ids if sid not in missing and not any_id(by_id, sid)]
     by_name = await sessions_named(api, selection) if selection.session_names else []
     missing += [name for name in selection.session_names if not any(s.get("session_name") == name for s in by_name)]
-    chosen = unique_sessions([*by_id, *by_name])
-    if filters.needs_runs():
-        chosen = await with_run_filters(api, chosen, filters, progress)
-    return Resolved(chosen, missing)
+    return unique_sessions([*by_id, *by_name]), missing
+
+
+def left_out(selection: Selection, before: list[dict[str, Any]], after: list[dict[str, Any]]) -> list[str]:
+    """Ids and names that chose sessions before the run filters and none after: not found, like other filters."""
+    ids = [sid for sid in selection.session_ids if any_id(before, sid) and not any_id(after, sid)]
+    names = [
+        name
+        for name in selection.session_names
+        if any(s.get("session_name") == name for s in before) and not any(s.get("session_name") == name for s in after)
+    ]
+    return ids + names
 
 
 def any_id(sessions: list[dict[str, Any]], session_id: str) -> bool:
@@ -214,7 +300,7 @@ async def pin_session(api: SessionsApi, selection: Selection) -> str:
 async def get_session(api: SessionsApi, session_id: str, user_id: str | None = None) -> dict[str, Any]:
     """GET /sessions/{id} with its detected type added as `session_type`."""
     params = {"user_id": user_id} if user_id else {}
-    detail = await api.read(f"/sessions/{session_id}", params)
+    detail = await api.read(api_path("sessions", session_id), params)
     if not is_session(detail):
         raise not_agentos(api.settings.base_url, f"GET /sessions/{session_id}")
     return {**detail, "session_type": detect_session_type(detail)}
@@ -222,7 +308,7 @@ async def get_session(api: SessionsApi, session_id: str, user_id: str | None = N
 
 async def get_runs(api: SessionsApi, session_id: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
     """GET /sessions/{id}/runs, oldest first."""
-    runs = await api.read(f"/sessions/{session_id}/runs", params, shape=list)
+    runs = await api.read(api_path("sessions", session_id, "runs"), params, shape=list)
     if not all(is_run(run) for run in runs):
         raise not_agentos(api.settings.base_url, f"GET /sessions/{session_id}/runs")
     return runs
@@ -232,7 +318,7 @@ async def count_runs(api: SessionsApi, session_id: str, params: dict[str, Any] |
     """How many runs a session has: from the light /run-previews (AgentOS 3.1), else from /runs."""
     if "run-previews" not in api.missing_endpoints:
         try:
-            return len(await api.read(f"/sessions/{session_id}/run-previews", params, shape=list))
+            return len(await api.read(api_path("sessions", session_id, "run-previews"), params, shape=list))
         except MissingEndpoint:
             api.missing_endpoints.add("run-previews")  # a 3.0 or 2.x server: remembered for this call
     return len(await get_runs(api, session_id, params))

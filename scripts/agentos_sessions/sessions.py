@@ -10,14 +10,13 @@ from collections import Counter
 from typing import Any
 
 from .api import SessionsApi
-from .errors import ExitCode, not_agentos
-from .model import Result, checked_id, detect_session_type, field_value, is_run
+from .errors import not_agentos
+from .model import Result, api_path, checked_id, detect_session_type, field_value, is_run, outcome_exit
 from .request import Request, owner_type
 from .selection import (
     ALL_PAGE_SIZE,
     count_runs,
     fetch_page,
-    find_sessions,
     get_runs,
     get_session,
     page_document,
@@ -41,21 +40,23 @@ async def list_sessions(api: SessionsApi, request: Request) -> Result:
 async def listed(api: SessionsApi, request: Request) -> Result:
     """The sessions of a listing, as AgentOS's {data, meta}."""
     selection, filters, order, args = request.selection, request.filters, request.order(), request.args
-    if selection.names_sessions():
-        resolved = await resolve(api, selection, order, request.progress)
-        note = f"not found: {', '.join(resolved.missing)}" if resolved.missing else ""
-        document = page_document(resolved.sessions, args.page or 1, args.limit) if args.limit else None
-        exit_code = ExitCode.NOT_FOUND if resolved.missing else ExitCode.OK
-        return Result("sessions", document or whole_document(resolved.sessions), exit_code, note)
-    if args.all:
-        page_size = args.limit or ALL_PAGE_SIZE
-        return Result("sessions", whole_document(await find_sessions(api, filters, order, request.progress, page_size)))
-    limit = args.limit or 20
-    if filters.needs_local_pass():
-        matching = await find_sessions(api, filters, order, request.progress)
-        return Result("sessions", page_document(matching, args.page or 1, limit))
-    document = await fetch_page(api, {**filters.server_params(), **order}, args.page or 1, limit)
-    return Result("sessions", document)
+    if not selection.names_sessions() and not args.all and not filters.needs_local_pass():
+        document = await fetch_page(api, {**filters.server_params(), **order}, args.page or 1, args.limit or 20)
+        return Result("sessions", document)
+    page_size = args.limit if args.all and args.limit else ALL_PAGE_SIZE
+    resolved = await resolve(api, selection, order, request.progress, page_size, acting=False)
+    whole = args.all or (selection.names_sessions() and not args.limit)
+    document = (
+        whole_document(resolved.sessions)
+        if whole
+        else page_document(resolved.sessions, args.page or 1, args.limit or 20)
+    )
+    note = "\n".join(
+        [*(f"refused {item['session_id']}: {item['reason']}" for item in resolved.refused)]
+        + ([f"not found: {', '.join(resolved.missing)}"] if resolved.missing else [])
+    )
+    left = {"refused": resolved.refused, "not_found": resolved.missing}
+    return Result("sessions", document, outcome_exit(left), note)
 
 
 async def count_sessions(api: SessionsApi, request: Request) -> dict[str, Any]:
@@ -94,7 +95,7 @@ async def show_run(api: SessionsApi, request: Request) -> Result:
     """One run, whole."""
     session_id = request.single_session_id()
     run_id = checked_id(request.args.run_id, "--run-id")
-    run = await api.read(f"/sessions/{session_id}/runs/{run_id}", request.user_params())
+    run = await api.read(api_path("sessions", session_id, "runs", run_id), request.user_params())
     if not is_run(run):
         raise not_agentos(api.settings.base_url, f"GET /sessions/{session_id}/runs/{run_id}")
     return Result("run", run)
@@ -130,6 +131,6 @@ async def rename_session(api: SessionsApi, request: Request) -> Result:
     # session_data is still empty, and AgentOSClient.rename_session() raises ValueError
     # after renaming a session that has no agent/team/workflow id.
     body = {"session_name": request.args.rename}
-    renamed = await api.write("PATCH", f"/sessions/{session_id}", body, True, request.user_params())
+    renamed = await api.write("PATCH", api_path("sessions", session_id), body, True, request.user_params())
     present = {key: value for key, value in renamed.items() if value is not None}
     return Result("session", {**present, "session_type": detect_session_type(renamed)})

@@ -7,16 +7,18 @@ writing tells when another writer changed the same session meanwhile.
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Any, NamedTuple
 
 from .api import SessionsApi, is_connection_error
 from .errors import CliError, ExitCode, usage_error
-from .model import Result, missing_note, now_iso
+from .model import CutShort, Result, api_path, now_iso, outcome_exit, outcome_note, set_outcome
 from .request import Request, pin_single_session
 from .selection import (
     ALL_PAGE_SIZE,
     LOOKUP_CONCURRENCY,
+    Resolved,
     Selection,
+    as_it_is_now,
     fetch_all_pages,
     get_session,
     lookup_sessions,
@@ -68,7 +70,7 @@ def changed_behind_us(written: dict[str, Any], after: dict[str, Any]) -> list[st
 async def patch(api: SessionsApi, session: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
     """PATCH /sessions/{id} as AgentOSClient.update_session() does, without agno's ~1 s import."""
     params = {"type": session["session_type"], **({"user_id": session["user_id"]} if session.get("user_id") else {})}
-    answer = await api.write("PATCH", f"/sessions/{session['session_id']}", body, True, params)
+    answer = await api.write("PATCH", api_path("sessions", session["session_id"]), body, True, params)
     return {key: value for key, value in (answer or {}).items() if value is not None}
 
 
@@ -108,53 +110,66 @@ def interference(session_id: str, keys: list[str]) -> CliError:
 
 
 async def update_set(api: SessionsApi, request: Request) -> Result:
-    """Update every selected session concurrently (bounded); re-read them all to check the writes held."""
-    resolved = await resolve(api, request.selection, None, request.progress)
-    sessions, missing = resolved.sessions, resolved.missing
-    refuse_summary_of_workflows(sessions, request)
-    bodies = {s["session_id"]: planned(s, request) for s in sessions}
+    """Update every selected session concurrently (bounded), each merged into a read made right before its PATCH."""
     if request.args.dry_run:
-        preview = [{"session_id": sid, **body} for sid, body in bodies.items()]
-        return Result("update_preview", {"data": preview, "not_found": missing}, note=missing_note(missing))
-    if not request.chosen_by_ids(sessions):
-        request.confirm_set(len(sessions))
-    updated = await patch_all(api, sessions, bodies)
-    await check_all_held(api, request.selection, sessions, bodies)
-    outcome = {"updated": updated, "not_found": missing}
-    return Result("updated", outcome, ExitCode.NOT_FOUND if missing else ExitCode.OK, missing_note(missing))
+        resolved = await resolve(api, request.selection, None, request.progress)
+        refuse_summary_of_workflows(resolved.sessions, request)
+        preview = [{"session_id": s["session_id"], **planned(s, request)} for s in resolved.sessions]
+        outcome = {"data": preview, "not_found": resolved.missing, "refused": resolved.refused}
+        return Result("update_preview", outcome, outcome_exit(outcome), outcome_note(outcome))
+    resolved = await resolve(api, request.selection, None, request.progress)
+    refuse_summary_of_workflows(resolved.sessions, request)
+    if not request.chosen_by_ids(resolved.sessions):
+        request.confirm_set(len(resolved.sessions))
+    written = await patch_each(api, request, resolved)
+    outcome = await verified(api, request, resolved, written)
+    return Result("updated", outcome, outcome_exit(outcome), outcome_note(outcome))
 
 
-async def patch_all(api: SessionsApi, sessions: list[dict[str, Any]], bodies: dict[str, dict[str, Any]]) -> list[str]:
-    """PATCH each session; on a failure stop starting new ones and report done, not done and unknown."""
+class Written(NamedTuple):
+    """What a set update sent: the body written to each session, and the sessions it skipped."""
+
+    written: dict[str, dict[str, Any]]
+    skipped: list[dict[str, str]]
+
+
+async def patch_each(api: SessionsApi, request: Request, resolved: Resolved) -> Written:
+    """Per session: read it as it is now, re-check the filters, merge, PATCH; stop starting new ones on a failure."""
     gate, stop = asyncio.Semaphore(LOOKUP_CONCURRENCY), asyncio.Event()
-    done: list[str] = []
-    started: set[str] = set()
-    failures: dict[str, CliError] = {}
-    unknown: list[str] = []
+    written: dict[str, dict[str, Any]] = {}
+    skipped: list[dict[str, str]] = []
+    in_flight: set[str] = set()
+    failures: list[tuple[str, CliError]] = []
 
     async def one(session: dict[str, Any]) -> None:
         async with gate:
             if stop.is_set():
                 return
-            started.add(session["session_id"])
+            session_id = session["session_id"]
             try:
-                await patch(api, session, bodies[session["session_id"]])
-                done.append(session["session_id"])
+                now = await as_it_is_now(api, session, request.filters)
+                if now.session is None:
+                    skipped.append({"session_id": session_id, "reason": now.reason})
+                    return
+                body = planned(now.session, request)  # nothing slow between this read and the PATCH
+                in_flight.add(session_id)
+                await patch(api, now.session, body)
+                written[session_id] = body
             except CliError as error:
                 stop.set()
-                failures[session["session_id"]] = error
-                if may_have_landed(error):
-                    unknown.append(session["session_id"])
+                failures.append((session_id, error))
 
     try:
-        await asyncio.gather(*(one(session) for session in sessions))
+        await asyncio.gather(*(one(session) for session in resolved.sessions))
     except asyncio.CancelledError:  # Ctrl-C: the PATCHes in flight may or may not have landed
-        in_flight = [sid for sid in started if sid not in done]
-        interrupted = CliError("interrupted", ExitCode.INTERRUPTED, "")
-        raise set_report("updating", sessions, done, interrupted, in_flight) from None
+        unknown = sorted(in_flight - set(written))
+        raise cut_short(
+            CliError("interrupted", ExitCode.INTERRUPTED, ""), resolved, written, skipped, unknown
+        ) from None
     if failures:
-        raise set_report("updating", sessions, done, next(iter(failures.values())), unknown)
-    return [s["session_id"] for s in sessions if s["session_id"] in done]
+        unknown = [sid for sid, failure in failures if sid in in_flight and may_have_landed(failure)]
+        raise cut_short(failures[0][1], resolved, written, skipped, unknown)
+    return Written(written, skipped)
 
 
 def may_have_landed(error: CliError) -> bool:
@@ -163,37 +178,54 @@ def may_have_landed(error: CliError) -> bool:
     return error.exit_code == ExitCode.UNREACHABLE and cause is not None and not is_connection_error(cause)
 
 
-def set_report(
-    verb: str, sessions: list[dict[str, Any]], done: list[str], first: CliError, unknown: list[str]
-) -> CliError:
-    """One line for a set action cut short: what was done, what was not, what may have been."""
-    not_done = [s["session_id"] for s in sessions if s["session_id"] not in done and s["session_id"] not in unknown]
-    parts = [f"{verb} stopped: {first.message}", f"done ({len(done)}): {', '.join(done) or 'none'}"]
-    if unknown:
-        parts.append(f"unknown, check them: {', '.join(unknown)}")
-    parts.append(f"not done: {', '.join(not_done) or 'none'}")
-    return CliError("; ".join(parts), first.exit_code, "run the same command again to finish")
+def cut_short(
+    cause: CliError,
+    resolved: Resolved,
+    written: dict[str, dict[str, Any]],
+    skipped: list[dict[str, str]],
+    unknown: list[str],
+) -> CutShort:
+    """The report of a set update that stopped: updated, skipped, unknown and not done, exit code of the cause."""
+    settled = {*written, *unknown, *(item["session_id"] for item in skipped)}
+    not_done = [s["session_id"] for s in resolved.sessions if s["session_id"] not in settled]
+    updated = [{"session_id": sid} for sid in written]
+    outcome = set_outcome("updated", updated, skipped, resolved.refused, resolved.missing)
+    outcome.update(unknown=unknown, not_done=not_done, error=cause.message)
+    hint = "inspect the sessions under unknown; the same command again updates the rest"
+    return CutShort(CliError(f"updating stopped: {cause.message}", cause.exit_code, hint), Result("updated", outcome))
 
 
-async def reread(api: SessionsApi, selection: Selection, sessions: list[dict[str, Any]]) -> list[dict[str, Any]]:
+async def verified(api: SessionsApi, request: Request, resolved: Resolved, done: Written) -> dict[str, Any]:
+    """Re-read the updated sessions: each one's resulting state and metadata, and any another writer changed."""
+    try:
+        after = await reread(api, request.selection, list(done.written))
+    except CliError as error:
+        report = cut_short(error, resolved, done.written, done.skipped, [])
+        report.result.data["unverified"] = list(done.written)
+        report.message = f"every PATCH was answered, but the re-read to verify them failed: {error.message}"
+        raise report from error
+    by_id = {session["session_id"]: session for session in after}
+    updated = [resulting(by_id.get(sid, {"session_id": sid}), body) for sid, body in done.written.items()]
+    changed = [
+        {"session_id": sid, "keys": keys}
+        for sid, body in done.written.items()
+        if (keys := changed_behind_us(body, by_id.get(sid, {})))
+    ]
+    extra = {"changed_meanwhile": changed} if changed else {}
+    return set_outcome("updated", updated, done.skipped, resolved.refused, resolved.missing, **extra)
+
+
+def resulting(session: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
+    """What an update of a set reports per session: its id and the fields written, as AgentOS now has them."""
+    shown = ("session_id", "session_name", *(key for key in ("session_state", "metadata") if key in body))
+    summary = {"session_summary": session.get("session_summary")} if "summary" in body else {}
+    return {**{key: session.get(key) for key in shown}, **summary}
+
+
+async def reread(api: SessionsApi, selection: Selection, session_ids: list[str]) -> list[dict[str, Any]]:
     """The sessions as AgentOS has them now: one by one when few were named, else from the listing."""
-    ids = {session["session_id"] for session in sessions}
+    ids = set(session_ids)
     if selection.names_sessions() or len(ids) <= LOOKUP_CONCURRENCY:
         return (await lookup_sessions(api, sorted(ids), None))[0]
     params = selection.filters.server_side().server_params()
     return [session for session in await fetch_all_pages(api, params, ALL_PAGE_SIZE) if session["session_id"] in ids]
-
-
-async def check_all_held(
-    api: SessionsApi, selection: Selection, sessions: list[dict[str, Any]], bodies: dict[str, dict[str, Any]]
-) -> None:
-    """Re-read the updated sessions; exit 1 naming those another writer changed meanwhile."""
-    after = await reread(api, selection, sessions)
-    changed = {s["session_id"]: keys for s in after if (keys := changed_behind_us(bodies[s["session_id"]], s))}
-    if changed:
-        named = "; ".join(f"{sid}: {', '.join(keys)}" for sid, keys in changed.items())
-        raise CliError(
-            f"all {len(sessions)} sessions were updated, but another writer changed some meanwhile: {named}",
-            ExitCode.ERROR,
-            "inspect those sessions and update them again if needed",
-        )
