@@ -42,7 +42,7 @@ def test_list_without_action_shows_newest_first_with_default_limit_20(cli: Cli) 
 
 
 def test_list_json_keeps_agentos_field_names_and_state(cli: Cli) -> None:
-    sessions = {s["session_id"]: s for s in cli.json("--limit", "100")["data"]}
+    sessions = {s["session_id"]: s for s in cli.json("--limit", "12", "--sort-order", "asc")["data"]}
     first = sessions["seed-00001"]
     assert first["session_name"] == "Research Chat 1"
     assert first["session_type"] == "agent"
@@ -238,14 +238,19 @@ def test_delete_removes_the_session(cli: Cli) -> None:
 
 def test_delete_json_reports_deleted_ids(cli: Cli) -> None:
     session_id = cli.new_session()
-    assert cli.json("--session-id", session_id, "--delete") == {"deleted": [session_id], "not_found": []}
+    assert cli.json("--session-id", session_id, "--delete") == {
+        "deleted": [session_id],
+        "skipped": [],
+        "refused": [],
+        "not_found": [],
+    }
 
 
 def test_delete_of_a_missing_id_reports_not_found_and_exits_3(cli: Cli) -> None:
     missing = unique("missing")
     outcome = cli("--session-id", missing, "--delete", "--json")
     assert outcome.code == 3
-    assert outcome.json() == {"deleted": [], "not_found": [missing]}
+    assert outcome.json() == {"deleted": [], "skipped": [], "refused": [], "not_found": [missing]}
     assert "not found" in outcome.err
 
 

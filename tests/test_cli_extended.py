@@ -176,7 +176,7 @@ def test_delete_several_ids_deletes_exactly_those(cli: Cli) -> None:
     missing = unique("missing")
     outcome = cli("--delete", "--session-id", first, "--session-id", second, "--session-id", missing, "--json")
     assert outcome.code == 3
-    assert outcome.json() == {"deleted": [first, second], "not_found": [missing]}
+    assert outcome.json() == {"deleted": [first, second], "skipped": [], "refused": [], "not_found": [missing]}
     assert sessions_of(cli, user) == [keep]
 
 
@@ -213,7 +213,7 @@ def test_filter_delete_before_a_date_spares_newer_sessions(cli: Cli) -> None:
     user = unique("dated")
     cli.new_session(user_id=user)
     outcome = cli.json("--delete", "--user-id", user, "--before", "2000-01-01", "--yes")
-    assert outcome == {"deleted": [], "not_found": []}
+    assert outcome == {"deleted": [], "skipped": [], "refused": [], "not_found": []}
     assert len(sessions_of(cli, user)) == 1
 
 

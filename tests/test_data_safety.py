@@ -33,7 +33,12 @@ def nested(depth: int) -> str:
 def test_delete_by_id_with_filters_that_do_not_match_deletes_nothing(cli: Cli, agentos: AgentOSServer) -> None:
     session_id = make(agentos, new_user(), "Recent research", owner="researcher")
     outcome = cli("--delete", "--session-id", session_id, "--agent-id", "assistant", "--before", "2000-01-01", "--json")
-    assert outcome.code == 3 and outcome.json() == {"deleted": [], "not_found": [session_id]}
+    assert outcome.code == 3 and outcome.json() == {
+        "deleted": [],
+        "skipped": [],
+        "refused": [],
+        "not_found": [session_id],
+    }
     assert detail(agentos, session_id) is not None
 
 

@@ -395,8 +395,9 @@ def check_update(run: Run) -> None:
         return assert_unchanged(run)
     if not run.is_single():
         outcome = run.json_view()
-        assert sorted(outcome["updated"]) == run.chosen() and outcome["not_found"] == [], run.describe()
-        for session_id in outcome["updated"]:
+        updated = [item["session_id"] for item in outcome["updated"]]
+        assert sorted(updated) == run.chosen() and outcome["not_found"] == [], run.describe()
+        for session_id in updated:
             check_update_of(run, session_id)
         return None
     check_update_of(run, run.session_id())
@@ -442,8 +443,9 @@ def check_delete(run: Run) -> None:
 def check_clear(run: Run) -> None:
     if not run.is_single():
         outcome = run.json_view()
-        assert sorted(outcome["cleared"]) == run.chosen() and outcome["not_found"] == [], run.describe()
-        for session_id, backup in zip(outcome["cleared"], outcome["backups"], strict=True):
+        assert sorted(item["session_id"] for item in outcome["cleared"]) == run.chosen(), run.describe()
+        assert outcome["not_found"] == [], run.describe()
+        for session_id, backup in ((item["session_id"], item["backup"]) for item in outcome["cleared"]):
             assert session_runs(run.server, session_id) == [], run.describe()
             saved = json.loads((run.workdir / backup).read_text())
             assert saved["session"]["session_id"] == session_id, run.describe()

@@ -358,14 +358,10 @@ def deleted_in_requests(proxy: FaultProxy, forwarded_only: bool = True) -> list[
     return ids
 
 
-def assert_report_splits(message: str, gone: list[str], kept_ids: list[str]) -> None:
-    """The message names each deleted id before 'not deleted' and each surviving id after it."""
-    assert "not deleted" in message, message
-    boundary = message.index("not deleted")
-    for session_id in gone:
-        assert 0 <= message.find(session_id) < boundary, (session_id, message)
-    for session_id in kept_ids:
-        assert message.find(session_id) > boundary, (session_id, message)
+def assert_report_splits(report: dict[str, Any], gone: list[str], kept_ids: list[str]) -> None:
+    """The report on stdout names each deleted id as deleted and each surviving id as not done."""
+    assert sorted(report["deleted"]) == sorted(gone), report
+    assert sorted(report["not_done"]) == sorted(kept_ids) and report["unknown"] == [], report
 
 
 @pytest.mark.parametrize(
@@ -377,15 +373,15 @@ def test_bulk_delete_cut_half_way_names_exactly_the_deleted_and_the_not_deleted_
 ) -> None:
     user, session_ids = start_cut_bulk_delete(agentos, proxy, monkeypatch, forward=answer_lost_after_delete)
 
-    code, _out, err = run_cli(
+    code, out, err = run_cli(
         capsys, "--base-url", proxy.url, "--delete", "--user-id", user, "--yes", "--json", "--retries", "1"
     )
 
-    assert code == 5
+    assert code == 5 and "deleting stopped" in error_message(err)
     gone = [sid for sid in session_ids if fetch_session(agentos, sid) is None]
     survivors = [sid for sid in session_ids if sid not in gone]
     assert len(gone) == deleted_count
-    assert_report_splits(error_message(err), gone, survivors)
+    assert_report_splits(json.loads(out), gone, survivors)
 
 
 def test_bulk_delete_cut_half_way_names_the_deleted_ids_and_touches_no_later_batch(
@@ -393,16 +389,15 @@ def test_bulk_delete_cut_half_way_names_the_deleted_ids_and_touches_no_later_bat
 ) -> None:
     user, session_ids = start_cut_bulk_delete(agentos, proxy, monkeypatch, forward=False)
 
-    code, _out, err = run_cli(
+    code, out, _err = run_cli(
         capsys, "--base-url", proxy.url, "--delete", "--user-id", user, "--yes", "--json", "--retries", "1"
     )
 
     assert code == 5
-    message = error_message(err)
+    report = json.loads(out)
     gone = [sid for sid in session_ids if fetch_session(agentos, sid) is None]
     assert sorted(gone) == sorted(deleted_in_requests(proxy)) and len(gone) == 2
-    assert all(sid in message for sid in gone)
-    assert "deleted 2 session(s)" in message and "not deleted" in message
+    assert sorted(report["deleted"]) == sorted(gone) and len(report["not_done"]) == len(session_ids) - 2
     assert len(proxy.seen("DELETE", "/sessions")) == 1 + 2
 
 
@@ -435,7 +430,8 @@ CLEAR_STEP_FAULTS = {
     "recreate-before-server": lambda proxy, _sid: proxy.drop(method="POST", path="/sessions"),
     "recreate-after-server": lambda proxy, _sid: proxy.drop(forward=True, method="POST", path="/sessions"),
     "recreate-503": lambda proxy, _sid: proxy.fail(503, times=10, method="POST", path="/sessions"),
-    "verify": lambda proxy, sid: proxy.drop(skip=1, method="GET", path=f"/sessions/{sid}"),
+    "recheck-session": lambda proxy, sid: proxy.drop(skip=1, method="GET", path=f"/sessions/{sid}"),
+    "verify": lambda proxy, sid: proxy.drop(skip=2, method="GET", path=f"/sessions/{sid}"),
     "recheck-runs": lambda proxy, sid: proxy.cut(skip=1, times=10, method="GET", path=f"/sessions/{sid}/runs"),
     "verify-runs": lambda proxy, sid: proxy.cut(skip=2, times=10, method="GET", path=f"/sessions/{sid}/runs"),
 }
@@ -471,7 +467,7 @@ def test_clear_cut_at_any_step_leaves_the_session_or_a_backup_that_restores_it(
     if step == "export":
         assert backups == []
         assert len(fetch_runs(agentos, session_id)) == 1
-    elif step == "recheck-runs":  # the check that the backup is current, before anything is deleted
+    elif step in ("recheck-runs", "recheck-session"):  # the last check, right before the delete
         assert len(backups) == 1 and str(backups[0]) in line and "nothing was deleted" in line
         assert len(fetch_runs(agentos, session_id)) == 1
     else:

@@ -116,7 +116,7 @@ def assert_no_raw_controls(text: str) -> None:
 
 # Item 7: every id that goes into a URL path is checked like a session id.
 
-PATH_BENDING_IDS = ["assistant/runs/X/cancel#", "..", "a?b=c", "a b", "%2e%2e", "x\\y"]
+PATH_BENDING_IDS = ["assistant/runs/X/cancel#", "..", "a?b=c", "x\\y", "a\tb"]
 
 
 @pytest.mark.parametrize("owner_flag", ["--agent-id", "--team-id"])
@@ -136,6 +136,16 @@ def test_create_refuses_an_owner_id_that_could_not_go_into_a_url(proxy, capsys, 
     assert json.loads(err)["exit_code"] == 2 and owner_flag in json.loads(err)["error"]
 
 
+@pytest.mark.parametrize(("owner", "sent"), [("a b", "a%20b"), ("%2e%2e", "%252e%252e"), ("x%2Fy", "x%252Fy")])
+def test_an_owner_id_with_percent_or_space_is_sent_encoded_so_the_server_reads_it_as_given(
+    proxy, capsys, owner, sent
+) -> None:
+    code, _out, err = run_cli(capsys, "--base-url", proxy.url, "--agent-id", owner, "--chat", "hello")
+
+    assert code == 3 and "not found" in one_line(err).lower()
+    assert [request.path for request in proxy.seen()] == [f"/agents/{sent}/runs"]
+
+
 def test_chat_in_a_session_whose_stored_owner_would_bend_the_url_is_refused_before_the_run(
     agentos, proxy, capsys
 ) -> None:
@@ -143,8 +153,8 @@ def test_chat_in_a_session_whose_stored_owner_would_bend_the_url_is_refused_befo
 
     code, out, err = run_cli(capsys, "--base-url", proxy.url, "--session-id", session_id, "--chat", "hello")
 
-    assert code == 2 and out == ""
-    assert "not a usable id" in one_line(err)
+    assert code == 1 and out == ""
+    assert "no URL can address" in one_line(err)
     assert [request.method for request in proxy.seen()] == ["GET"]
 
 

@@ -99,7 +99,7 @@ def test_twenty_concurrent_processes_create_rename_and_delete_their_own_sessions
         assert renamed["session_name"] == f"renamed {worker}"
         if worker % 2 == 0:
             outcome = run_script(*base, "--delete", "--session-id", session_id, cwd=tmp_path)
-            assert outcome == {"deleted": [session_id], "not_found": []}
+            assert outcome == {"deleted": [session_id], "skipped": [], "refused": [], "not_found": []}
 
     with ThreadPoolExecutor(max_workers=WORKERS) as pool:
         list(pool.map(work, range(WORKERS)))

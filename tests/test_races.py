@@ -346,3 +346,31 @@ def test_a_dry_run_clear_of_one_session_asks_nothing(via: Cli, agentos: AgentOSS
     outcome = via("--session-id", session, "--clear", "--dry-run", "--json")
     assert outcome.code == 0, outcome.err
     assert outcome.json()["data"][0]["run_count"] == 1
+
+
+def test_a_session_deleted_while_a_set_is_exported_is_reported_skipped(
+    via: Cli, agentos: AgentOSServer, proxy: FaultProxy, tmp_path: Path
+) -> None:
+    user = new_user()
+    doomed, kept = make(agentos, user, "Doomed", runs=("bye",)), make(agentos, user, "Kept")
+    delete = lambda: httpx.delete(f"{agentos.url}/sessions/{doomed}", timeout=30)  # noqa: E731
+    proxy.on(delete, after=True, method="GET", path="/sessions")
+    summary = via.json("--user-id", user, "--export", str(tmp_path / "set.json"))
+    assert summary["sessions"] == 1 and summary["skipped"] == [{"session_id": doomed, "reason": "it no longer exists"}]
+    document = json.loads((tmp_path / "set.json").read_text())
+    assert [entry["session"]["session_id"] for entry in document["sessions"]] == [kept]
+
+
+def test_a_session_created_meanwhile_is_a_conflict_that_a_restore_leaves_untouched(
+    via: Cli, agentos: AgentOSServer, proxy: FaultProxy, tmp_path: Path
+) -> None:
+    user = new_user()
+    first, second = make(agentos, user, "First"), make(agentos, user, "Second", metadata={"v": "old"})
+    via.json("--user-id", user, "--export", str(tmp_path / "set.json"))
+    for session_id in (first, second):
+        httpx.delete(f"{agentos.url}/sessions/{session_id}", timeout=30).raise_for_status()
+    recreate = lambda: make(agentos, user, "Someone else's", session_id=second, metadata={"v": "new"})  # noqa: E731
+    proxy.on(recreate, method="POST", path="/sessions")
+    outcome = via("--restore", str(tmp_path / "set.json"), "--json")
+    assert outcome.code == 6 and outcome.json()["conflict"] == [second]
+    assert detail(agentos, second)["metadata"] == {"v": "new"} and detail(agentos, first) is not None

@@ -94,7 +94,7 @@ def test_filters_narrow_the_ids(cli: Cli, agentos: AgentOSServer) -> None:
     assert cli("--session-id", alices, "--user-id", bob).code == 3
     assert cli("--session-id", alices, "--agent-id", "researcher").code == 3
     outcome = cli("--delete", "--session-id", alices, "--agent-id", "researcher", "--json")
-    assert outcome.code == 3 and outcome.json() == {"deleted": [], "not_found": [alices]}
+    assert outcome.code == 3 and outcome.json() == {"deleted": [], "skipped": [], "refused": [], "not_found": [alices]}
     assert detail(agentos, alices) is not None
     assert cli.json("--session-id", alices, "--agent-id", "assistant")["session_id"] == alices
 
@@ -167,7 +167,9 @@ def test_update_by_filter_needs_yes_and_dry_run_shows_each_result(cli: Cli, agen
     }
     assert detail(agentos, a)["metadata"] == {"keep": 1} and not detail(agentos, b).get("metadata")
     done = cli.json("--update", "--user-id", user, "--metadata", '{"tag": "x"}', "--yes")
-    assert sorted(done["updated"]) == sorted([a, b]) and done["not_found"] == []
+    assert sorted(item["session_id"] for item in done["updated"]) == sorted([a, b]) and done["not_found"] == []
+    resulting = {item["session_id"]: item["metadata"] for item in done["updated"]}
+    assert resulting == {a: {"keep": 1, "tag": "x"}, b: {"tag": "x"}}
     assert detail(agentos, a)["metadata"] == {"keep": 1, "tag": "x"} and detail(agentos, b)["metadata"] == {"tag": "x"}
 
 
@@ -175,7 +177,12 @@ def test_update_by_ids_reports_missing_ids_with_exit_3_and_updates_the_rest(cli:
     user = new_user()
     a = make(agentos, user, "A")
     outcome = cli("--update", "--session-id", a, "--session-id", "set-nope", "--state", '{"s": 1}', "--json")
-    assert outcome.code == 3 and outcome.json() == {"updated": [a], "not_found": ["set-nope"]}
+    assert outcome.code == 3 and outcome.json() == {
+        "updated": [{"session_id": a, "session_name": "A", "session_state": {"s": 1}}],
+        "skipped": [],
+        "refused": [],
+        "not_found": ["set-nope"],
+    }
     assert detail(agentos, a)["session_state"] == {"s": 1}
 
 
@@ -214,14 +221,16 @@ def test_update_of_a_set_cut_half_way_reports_and_a_rerun_finishes(
     user = new_user()
     ids = several(agentos, user, 6)
     proxy.fail(500, times=1_000, skip=2, method="PATCH", path_prefix="/sessions/")
-    outcome = Cli(capsys, proxy.url, "--retries", "0")("--update", "--user-id", user, "--metadata", '{"v": 1}', "--yes")
-    assert outcome.code == 1 and "updating stopped" in outcome.err and "not done" in outcome.err
+    update = ("--update", "--user-id", user, "--metadata", '{"v": 1}', "--yes", "--json")
+    outcome = Cli(capsys, proxy.url, "--retries", "0")(*update)
+    assert outcome.code == 1 and "updating stopped" in outcome.error()["error"]
+    report = outcome.json()
     done = [sid for sid in ids if (detail(agentos, sid).get("metadata") or {}).get("v") == 1]
-    assert len(done) >= 2 and all(sid in outcome.err.split("not done")[0] for sid in done)
-    assert all(sid in outcome.err.split("not done")[1] for sid in ids if sid not in done)
+    assert len(done) >= 2 and sorted(item["session_id"] for item in report["updated"]) == sorted(done)
+    assert sorted(report["not_done"] + report["unknown"]) == sorted(sid for sid in ids if sid not in done)
     proxy.clear_faults()
-    again = Cli(capsys, agentos.url).json("--update", "--user-id", user, "--metadata", '{"v": 1}', "--yes")
-    assert sorted(again["updated"]) == sorted(ids)
+    again = Cli(capsys, agentos.url).json(*update[:-1])
+    assert sorted(item["session_id"] for item in again["updated"]) == sorted(ids)
     assert all(detail(agentos, sid)["metadata"] == {"v": 1} for sid in ids)
 
 
@@ -234,7 +243,9 @@ def test_export_of_a_filter_and_restore_of_the_file(cli: Cli, agentos: AgentOSSe
     agent = make(agentos, user, "Agent one", metadata={"m": 1})
     target = tmp_path / "set.json"
     summary = cli.json("--export", str(target), "--user-id", user)
-    assert summary == {"sessions": 2, "runs": 1, "path": str(target)}
+    assert summary == {
+        "sessions": 2, "runs": 1, "path": str(target), "skipped": [], "refused": [], "not_found": []
+    }  # fmt: skip
     document = json.loads(target.read_text())
     assert document["format"] == "agentos-sessions-export/1"
     by_id = {entry["session"]["session_id"]: entry for entry in document["sessions"]}
@@ -266,9 +277,11 @@ def test_clear_by_filter_backs_each_up_and_clears_it(cli: Cli, agentos: AgentOSS
     refused = cli("--clear", "--user-id", user)
     assert refused.code == 2 and run_count(agentos, b) == 2
     outcome = cli.json("--clear", "--user-id", user, "--yes", "--backup-dir", str(tmp_path))
-    assert sorted(outcome["cleared"]) == sorted([a, b]) and outcome["not_found"] == []
+    assert sorted(item["session_id"] for item in outcome["cleared"]) == sorted([a, b]) and outcome["not_found"] == []
     assert run_count(agentos, a) == run_count(agentos, b) == 0
-    for session_id, backup in zip(outcome["cleared"], outcome["backups"], strict=True):
+    for item in outcome["cleared"]:
+        session_id, backup = item["session_id"], item["backup"]
+        assert item["runs_removed"] == {a: 1, b: 2}[session_id]
         kept = json.loads(Path(backup).read_text())
         assert kept["session"]["session_id"] == session_id and len(kept["runs"]) == {a: 1, b: 2}[session_id]
 
@@ -328,14 +341,13 @@ def test_ctrl_c_during_a_set_update_reports_what_may_have_landed(agentos: AgentO
     ids = several(agentos, user, 3)
     proxy.delay(3.0, times=100, method="PATCH", path_prefix="/sessions/")
     script = Path(__file__).resolve().parent.parent / "scripts" / "manage_sessions.py"
-    argv = [sys.executable, str(script), "--base-url", proxy.url, "--update", "--user-id", user, "--yes"]
+    argv = [sys.executable, str(script), "--base-url", proxy.url, "--update", "--user-id", user, "--yes", "--json"]
     process = subprocess.Popen([*argv, "--metadata", '{"v": 1}'], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 60
     while len(proxy.seen("PATCH", path_prefix="/sessions/")) < len(ids) and time.monotonic() < deadline:
         time.sleep(0.05)
     process.send_signal(signal.SIGINT)
-    _out, err = process.communicate(timeout=60)
+    out, err = process.communicate(timeout=60)
     assert process.returncode == 130, err
-    line = err.decode()
-    assert "updating stopped: interrupted" in line and "unknown, check them" in line
-    assert all(session_id in line.split("unknown, check them")[1] for session_id in ids)
+    assert "updating stopped: interrupted" in err.decode()
+    assert sorted(json.loads(out)["unknown"]) == sorted(ids)

@@ -97,17 +97,20 @@ async def clear_one(api: SessionsApi, request: Request, session: dict[str, Any],
             document = await export_session(api, session_id, session.get("user_id"))
         except CliError as error:
             if error.exit_code != ExitCode.NOT_FOUND:
-                raise
+                raise stopped_before_delete(session_id, error, backup) from error
             return await discard(api, backup, copy_id, GONE)
         if not chosen(filters, document):
             return await discard(api, backup, copy_id, NO_LONGER_MATCHES)
-        if request.args.keep_copy and not document["runs"]:
-            owner_path(document["session"], "fork", FORKABLE_TYPES)  # a workflow session is refused: exit 2
-            return await discard(api, backup, copy_id, NO_RUNS)
-        backup = save(document, request, session_id, backup)
         if request.args.keep_copy:
-            copy_id = await kept_copy(api, document, backup, copy_id)
-        now = await as_it_is_now(api, document["session"], filters, runs=True)
+            owner_path(document["session"], "fork", FORKABLE_TYPES)  # a workflow session is refused (exit 2) first
+            if not document["runs"]:
+                return await discard(api, backup, copy_id, NO_RUNS)
+        backup = save(document, request, session_id, backup)
+        try:
+            copy_id = await kept_copy(api, document, backup, copy_id) if request.args.keep_copy else None
+            now = await as_it_is_now(api, document["session"], filters, runs=True)
+        except CliError as error:
+            raise stopped_before_delete(session_id, error, backup, copy_id) from error
         if now.session is None:
             return await discard(api, backup, copy_id, now.reason)
         if run_ids(now.runs or []) == run_ids(document["runs"]):
@@ -116,6 +119,19 @@ async def clear_one(api: SessionsApi, request: Request, session: dict[str, Any],
         f"runs of '{session_id}' kept changing while it was backed up; nothing was cleared",
         ExitCode.ERROR,
         f"the latest backup is {backup}; clear it when no conversation is running",
+    )
+
+
+def stopped_before_delete(
+    session_id: str, error: CliError, backup: Path | None, copy_id: str | None = None
+) -> CliError:
+    """A clear that failed before its delete: the session is unchanged; say where its backup (and copy) are."""
+    kept = f"; its backup is {backup}" if backup else ""
+    copy = f"; a copy was made: {copy_id}" if copy_id else ""
+    return CliError(
+        f"clearing '{session_id}' stopped, nothing was deleted: {error.message}",
+        error.exit_code,
+        f"the session is unchanged{kept}{copy}",
     )
 
 
