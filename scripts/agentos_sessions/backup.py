@@ -241,7 +241,7 @@ async def restore_session(api: SessionsApi, request: Request) -> Result:
                 raise restore_report(error, restored, conflict, entry) from error
             conflict.append(entry["session"]["session_id"])
             continue
-        restored.append(entry["session"]["session_id"])
+        restored.append({"session_id": entry["session"]["session_id"], "runs_not_restored": len(entry["runs"])})
     note = f"already exist, not restored: {', '.join(conflict)}" if conflict else ""
     outcome = {"restored": restored, "conflict": conflict}
     return Result("restored", outcome, ExitCode.CONFLICT if conflict else ExitCode.OK, note)

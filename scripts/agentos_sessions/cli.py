@@ -629,7 +629,8 @@ async def run(action: str, settings: Settings, request: Request) -> Result:
         async with SessionsApi(settings, max(PAGE_CONCURRENCY, LOOKUP_CONCURRENCY)) as api:
             if action in ONE_SESSION_ACTIONS or (action == "chat" and request.selection.session_names):
                 request = await pin_single_session(api, request)
-            result = shaped(await action_for(action)(api, request), request.args.fields)
+            result = await with_counts_asked_for(api, request, await action_for(action)(api, request))
+            result = shaped(result, request.args.fields)
     finally:
         close = getattr(request.progress, "close", None)
         if close:
@@ -637,6 +638,18 @@ async def run(action: str, settings: Settings, request: Request) -> Result:
     if action == "chat" and request.on_chunk:
         return result._replace(kind="chat_streamed")
     return result
+
+
+async def with_counts_asked_for(api: SessionsApi, request: Request, result: Result) -> Result:
+    """--fields run_count on any list of sessions: count the runs of those that were not counted yet."""
+    from .model import LIST_KINDS
+    from .selection import with_run_counts
+
+    sessions = result.data["data"] if result.kind in LIST_KINDS else []
+    if "run_count" not in (request.args.fields or ()) or all("run_count" in session for session in sessions):
+        return result
+    counted = await with_run_counts(api, sessions, request.progress)
+    return result._replace(data={**result.data, "data": counted})
 
 
 def emit_error(error: CliError, as_json: bool) -> None:

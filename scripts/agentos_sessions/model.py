@@ -253,9 +253,14 @@ def field_value(item: dict[str, Any], field: str) -> Any:
     return component_of(item) or None if field == "component_id" else item.get(field)
 
 
-def projected(item: dict[str, Any], fields: tuple[str, ...]) -> dict[str, Any]:
-    """Only these fields of a session or run, in this order; absent ones are left out, as AgentOS does."""
-    return {field: value for field in fields if (value := field_value(item, field)) is not None}
+def projected(item: dict[str, Any], fields: tuple[str, ...], every: bool = False) -> dict[str, Any]:
+    """Only these fields of a session or run, in this order; with `every` (--fields) each one, null when absent."""
+    return {field: value for field in fields if (value := field_value(item, field)) is not None or every}
+
+
+def concise(item: dict[str, Any], fields: tuple[str, ...] | None, default: tuple[str, ...]) -> dict[str, Any]:
+    """A session or run as --fields asks (every key, null when absent), else its default keys that have a value."""
+    return projected(item, fields, every=True) if fields else projected(item, default)
 
 
 def run_text(value: Any) -> Any:
@@ -263,24 +268,32 @@ def run_text(value: Any) -> Any:
     return value.get("input_content", value) if isinstance(value, dict) else value
 
 
-SESSION_KINDS = ("session", "cleared", "forked")
+SESSION_KINDS = ("session", "cleared")
 LIST_KINDS = ("sessions", "dry_run", "clear_preview")
+# What a list's meta says (AgentOS's page counts; the cutoffs of relative dates): nothing else.
+PAGE_META_FIELDS = ("total_count", "page", "limit", "total_pages", "cutoffs")
+# Outcomes whose entries are sessions (their id and what was written), narrowed by --fields.
+SESSION_ENTRY_KINDS = {"updated": "updated"}
 
 
 def shaped(result: Result, fields: tuple[str, ...] | None) -> Result:
     """The result as small as asked: --fields, else concise sessions and runs (their properties, not history)."""
     data = result.data
     if result.kind in SESSION_KINDS:
-        data = projected(data, fields or CONCISE_SESSION_FIELDS)
-    elif result.kind in LIST_KINDS and fields:
-        data = {**data, "data": [projected(session, fields) for session in data["data"]]}
+        data = concise(data, fields, CONCISE_SESSION_FIELDS)
+    elif result.kind in LIST_KINDS:
+        meta = {key: value for key, value in data["meta"].items() if key in PAGE_META_FIELDS}
+        data = {"data": [concise(session, fields, CONCISE_SESSION_FIELDS) for session in data["data"]], "meta": meta}
+    elif result.kind in SESSION_ENTRY_KINDS and fields:
+        key = SESSION_ENTRY_KINDS[result.kind]
+        data = {**data, key: [projected(entry, fields, every=True) for entry in data[key]]}
     elif result.kind == "runs":
         runs = (
             data["data"] if fields else [{**run, "run_input": run_text(run.get("run_input"))} for run in data["data"]]
         )
-        data = {**data, "data": [projected(run, fields or CONCISE_RUN_FIELDS) for run in runs]}
-    elif result.kind == "run" and fields:
-        data = projected(data, fields)
+        data = {**data, "data": [concise(run, fields, CONCISE_RUN_FIELDS) for run in runs]}
+    elif result.kind in ("run", "forked") and fields:
+        data = projected(data, fields, every=True)
     return result._replace(data=data, fields=fields)
 
 

@@ -294,7 +294,7 @@ def for_people(result: Result) -> RenderableType | str:
     fields = result.fields
     if fields and result.kind in (*LIST_KINDS, "runs"):
         return fields_table(result.data["data"], fields)
-    if fields and result.kind in (*SESSION_KINDS, "run"):
+    if fields and result.kind in (*SESSION_KINDS, "run", "forked"):
         return field_table((field, cell(field, field_value(result.data, field))) for field in fields)
     return TABLE_RENDERERS[result.kind](result.data)
 

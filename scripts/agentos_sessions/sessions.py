@@ -22,7 +22,6 @@ from .selection import (
     page_document,
     resolve,
     whole_document,
-    with_run_counts,
 )
 
 
@@ -30,11 +29,7 @@ async def list_sessions(api: SessionsApi, request: Request) -> Result:
     """List sessions: the named ones, one page, or every page with --all; or count them."""
     if request.args.count:
         return Result("count", await count_sessions(api, request))
-    result = await listed(api, request)
-    if "run_count" in (request.args.fields or ()) and not request.filters.needs_runs():
-        counted = await with_run_counts(api, result.data["data"], request.progress)
-        result = result._replace(data={**result.data, "data": counted})
-    return result
+    return await listed(api, request)
 
 
 async def listed(api: SessionsApi, request: Request) -> Result:

@@ -90,7 +90,7 @@ async def update_one(api: SessionsApi, request: Request) -> Result:
     refuse_summary_of_workflows([current], request)
     body = planned(current, request)
     if request.args.dry_run:
-        return Result("update_preview", {"data": [{"session_id": session_id, **body}], "not_found": []})
+        return Result("update_preview", {"data": [{"session_id": session_id, **body}], "not_found": [], "refused": []})
     updated = await patch(api, current, body)
     after = await get_session(api, session_id, user_id)
     changed = changed_behind_us(body, after)
