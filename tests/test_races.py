@@ -374,3 +374,16 @@ def test_a_session_created_meanwhile_is_a_conflict_that_a_restore_leaves_untouch
     outcome = via("--restore", str(tmp_path / "set.json"), "--json")
     assert outcome.code == 6 and outcome.json()["conflict"] == [second]
     assert detail(agentos, second)["metadata"] == {"v": "new"} and detail(agentos, first) is not None
+
+
+def test_a_run_landing_while_a_clear_backs_up_is_backed_up_before_anything_is_deleted(
+    via: Cli, agentos: AgentOSServer, proxy: FaultProxy, tmp_path: Path
+) -> None:
+    user = new_user()
+    session = make(agentos, user, "Backed up", runs=("first",))
+    landing = lambda: chat(agentos, session, user, "landed during the backup")  # noqa: E731
+    proxy.on(landing, after=True, method="GET", path=f"/sessions/{session}/runs")
+    cleared = via.json("--session-id", session, "--clear", "--yes", "--backup-dir", str(tmp_path))
+    assert cleared["runs_removed"] == 2
+    assert "landed during the backup" in json.dumps(json.loads(Path(cleared["backup"]).read_text())["runs"])
+    assert len(list(tmp_path.glob("agentos-backup-*.json"))) == 1
