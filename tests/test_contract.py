@@ -15,12 +15,18 @@ import pytest
 from agentos_sessions import contract, model, render
 from cli_helpers import Cli
 from conftest import AgentOSServer
-from schema_tools import SCHEMA_PATH, schema_text, validator
+from schema_tools import SCHEMA_PATH, TABLE_PATH, schema_text, table_text, validator
 from test_sets import make, new_user
 
 
 def test_the_checked_in_schema_is_generated_from_the_contract() -> None:
     assert SCHEMA_PATH.read_text() == schema_text(), "run: uv run python tests/schema_tools.py"
+
+
+def test_the_answers_table_in_the_documentation_is_the_schema_s() -> None:
+    assert TABLE_PATH.read_text() == table_text(), "run: uv run python tests/schema_tools.py"
+    for kind in contract.ANSWERS:
+        assert f"| `{kind}` |" in TABLE_PATH.read_text()
 
 
 def test_fields_a_session_or_run_may_carry_are_the_contract_s() -> None:

@@ -271,6 +271,31 @@ class Error(TypedDict):
     exit_code: int
 
 
+# Which command prints each answer kind, for references/answers.md.
+PRINTED_BY = {
+    "sessions": "a listing (no action flag), several `--session-id`/`--session-name`, filters, `--all`",
+    "dry_run": "`--delete --dry-run`",
+    "clear_preview": "`--clear --dry-run` (sessions with `run_count`)",
+    "session": "`--session-id` alone (inspect), `--create`, `--rename`, `--update` of one session, `--restore` of one",
+    "cleared": "`--clear` of one session",
+    "nothing_to_clear": "`--clear --keep-copy` of a session without runs",
+    "forked": "`--fork`",
+    "compaction": "`--compact`",
+    "runs": "`--show-runs` of one session (a JSON list)",
+    "run": "`--run-id` (the whole run, as AgentOS has it)",
+    "session_runs": "`--show-runs` of several sessions",
+    "count": "`--count`",
+    "deleted": "`--delete`",
+    "updated": "`--update` of several sessions",
+    "update_preview": "`--update --dry-run`",
+    "cleared_set": "`--clear` of several sessions",
+    "exported": "`--export FILE`",
+    "restored": "`--restore FILE` of a set export",
+    "document": "`--export -` (the export file itself, on stdout)",
+    "chat": "`--chat`",
+    "error": "any failure, on stderr with `--json`",
+}
+
 ANSWERS: dict[str, Any] = {
     "sessions": SessionList,
     "dry_run": SessionList,
