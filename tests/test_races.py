@@ -387,3 +387,17 @@ def test_a_run_landing_while_a_clear_backs_up_is_backed_up_before_anything_is_de
     assert cleared["runs_removed"] == 2
     assert "landed during the backup" in json.dumps(json.loads(Path(cleared["backup"]).read_text())["runs"])
     assert len(list(tmp_path.glob("agentos-backup-*.json"))) == 1
+
+
+def test_a_session_renamed_after_it_was_chosen_by_name_is_left_alone(
+    via: Cli, agentos: AgentOSServer, proxy: FaultProxy
+) -> None:
+    user = new_user()
+    tag = uuid.uuid4().hex[:6]
+    first, second = make(agentos, user, f"Rn A {tag}"), make(agentos, user, f"Rn B {tag}")
+    proxy.on(lambda: rename(agentos, second, f"Rn B {tag} renamed"), after=True, method="GET", path="/sessions")
+    names = ["--session-name", f"Rn A {tag}", "--session-name", f"Rn B {tag}"]
+    outcome = via.json(*names, "--user-id", user, "--delete")
+    assert outcome["deleted"] == [first]
+    assert [item["session_id"] for item in outcome["skipped"]] == [second]
+    assert detail(agentos, second) is not None

@@ -108,7 +108,8 @@ async def clear_one(api: SessionsApi, request: Request, session: dict[str, Any],
         backup = save(document, request, session_id, backup)
         try:
             copy_id = await kept_copy(api, document, backup, copy_id) if request.args.keep_copy else None
-            now = await as_it_is_now(api, document["session"], filters, runs=True)
+            names = request.selection.chose_by_name(session_id)
+            now = await as_it_is_now(api, document["session"], filters, runs=True, names=names)
         except CliError as error:
             raise stopped_before_delete(session_id, error, backup, copy_id) from error
         if now.session is None:

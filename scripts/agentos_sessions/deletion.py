@@ -38,8 +38,7 @@ async def delete_sessions(api: SessionsApi, request: Request) -> Result:
 
 async def delete_in_batches(api: SessionsApi, request: Request, resolved: Resolved) -> dict[str, Any]:
     """Bulk-delete the sessions batch by batch, each batch re-checked right before it is sent."""
-    filters = request.filters
-    recheck = not filters.changeable().is_empty()
+    recheck = request.selection.can_change()
     size = RECHECKED_BATCH_SIZE if recheck else DELETE_BATCH_SIZE
     sessions, deleted, skipped = resolved.sessions, [], []
     for start in range(0, len(sessions), size):
@@ -74,9 +73,15 @@ async def still_chosen(
     api: SessionsApi, batch: list[dict[str, Any]], request: Request
 ) -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
     """The sessions of a batch that the filters still choose, read again now; and the others, skipped."""
-    filters = request.filters
-    detail = not filters.changeable().without_runs().is_empty()  # name or update time: read the session too
-    nows = await asyncio.gather(*(as_it_is_now(api, session, filters, detail=detail) for session in batch))
+    filters, selection = request.filters, request.selection
+    # a name or an update time can change: read the session too, not only its runs
+    detail = bool(selection.session_names) or not filters.changeable().without_runs().is_empty()
+    nows = await asyncio.gather(
+        *(
+            as_it_is_now(api, session, filters, detail, names=selection.chose_by_name(session["session_id"]))
+            for session in batch
+        )
+    )
     chosen = [session for session, now in zip(batch, nows, strict=True) if now.session is not None]
     skipped = [
         {"session_id": session["session_id"], "reason": now.reason}

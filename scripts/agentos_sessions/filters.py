@@ -119,3 +119,11 @@ class Selection(NamedTuple):
 
     def is_empty(self) -> bool:
         return not self.names_sessions() and self.filters.is_empty()
+
+    def chose_by_name(self, session_id: str) -> tuple[str, ...]:
+        """The names to re-check before writing to a session: those given, unless its id was given too."""
+        return () if session_id in self.session_ids else self.session_names
+
+    def can_change(self) -> bool:
+        """True when a chosen session can stop matching before a write: a name, an update time, its runs."""
+        return bool(self.session_names) or not self.filters.changeable().is_empty()

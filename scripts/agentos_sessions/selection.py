@@ -165,9 +165,17 @@ RUNS_CHANGED = "its runs changed since it was selected and no longer match the r
 
 
 async def as_it_is_now(
-    api: SessionsApi, session: dict[str, Any], filters: Filters, detail: bool = True, runs: bool = False
+    api: SessionsApi,
+    session: dict[str, Any],
+    filters: Filters,
+    detail: bool = True,
+    runs: bool = False,
+    names: tuple[str, ...] = (),
 ) -> Now:
-    """Read the session again (its detail and/or runs, in parallel) and decide whether the filters still choose it."""
+    """Read the session again (its detail and/or runs, in parallel) and decide whether the filters still choose it.
+
+    `names`: the --session-name values that chose it (not its id): a rename meanwhile un-chooses it.
+    """
     session_id, counting = session["session_id"], runs or filters.needs_runs()
     reads: list[Any] = [get_session(api, session_id, session.get("user_id"))] if detail else []
     if counting:
@@ -180,7 +188,7 @@ async def as_it_is_now(
         raise
     fresh = answers[0] if detail else dict(session)
     found_runs, run_count = answers[-1] if counting else (None, None)
-    if detail and not filters.without_runs().matches(fresh):
+    if detail and (not filters.without_runs().matches(fresh) or (names and fresh.get("session_name") not in names)):
         return Now(None, None, CHANGED)
     if filters.needs_runs() and not filters.matches_runs(found_runs, run_count or 0):
         return Now(None, None, RUNS_CHANGED)

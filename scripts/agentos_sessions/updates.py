@@ -147,7 +147,8 @@ async def patch_each(api: SessionsApi, request: Request, resolved: Resolved) -> 
                 return
             session_id = session["session_id"]
             try:
-                now = await as_it_is_now(api, session, request.filters)
+                names = request.selection.chose_by_name(session_id)
+                now = await as_it_is_now(api, session, request.filters, names=names)
                 if now.session is None:
                     skipped.append({"session_id": session_id, "reason": now.reason})
                     return
