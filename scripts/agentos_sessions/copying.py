@@ -5,6 +5,7 @@ Below the actions, so `--fork` and `--clear --keep-copy` share it; it returns da
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from .api import MissingEndpoint, SessionsApi
@@ -89,8 +90,10 @@ async def fork_on_server(
     copy_id = await send_fork(api, session, path)
     try:
         body = {"session_name": name, **({"metadata": metadata} if metadata is not None else {})}
-        renamed = await api.write("PATCH", api_path("sessions", copy_id), body, True) or {}
-        copied_runs = len(await get_runs(api, copy_id, user_of(session)))
+        answer, runs = await asyncio.gather(  # one round trip: the name and the count do not depend on each other
+            api.write("PATCH", api_path("sessions", copy_id), body, True), get_runs(api, copy_id, user_of(session))
+        )
+        renamed, copied_runs = answer or {}, len(runs)
     except CliError as error:
         hint = f"the copy exists: inspect it with --session-id {copy_id}"
         raise CliError(
