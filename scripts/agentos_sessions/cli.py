@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 
 from .errors import CliError, ExitCode, usage_error
 from .model import (
+    BACKUP_SUBFOLDER,
     GROUP_FIELDS,
     MAX_JSON_DEPTH,
     MAX_UNIX_SECONDS,
@@ -396,7 +397,11 @@ def build_parser(prog: str = SCRIPT_NAME) -> Parser:
     safety.add_argument(
         "--dry-run", action="store_true", help="with --delete/--update/--clear: show what would change, change nothing"
     )
-    safety.add_argument("--backup-dir", metavar="DIR", help="where --clear writes its backup (default: current dir)")
+    safety.add_argument(
+        "--backup-dir",
+        metavar="DIR",
+        help=f"where --clear writes its backup (default: $AGENTOS_BACKUP_DIR, else $XDG_STATE_HOME/{BACKUP_SUBFOLDER})",
+    )
     safety.add_argument("--keep-copy", action="store_true", help="with --clear: first fork the session on the server")
     return parser
 

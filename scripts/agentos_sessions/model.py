@@ -15,6 +15,8 @@ from .errors import CliError, ExitCode, usage_error
 
 SESSION_TYPES = ("agent", "team", "workflow")
 EXPORT_FORMAT = "agentos-session-export/1"
+# --clear's backups go here under $XDG_STATE_HOME (default ~/.local/state); --help names it too.
+BACKUP_SUBFOLDER = "agentos-sessions/backups"
 MAX_ID_LENGTH = 256
 # Characters no percent-encoding makes safe in a path segment: AgentOS's router decodes the
 # path once, so an encoded '/' or '?' could still split it; control characters never belong.

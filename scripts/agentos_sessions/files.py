@@ -1,0 +1,248 @@
+"""The files export, clear and restore use: where backups go and what they are called, writing, and reading back.
+
+Plain file I/O and checks on what a file holds; nothing here talks to AgentOS.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import stat
+from pathlib import Path
+from typing import Any
+
+from .errors import CliError, usage_error
+from .model import (
+    BACKUP_SUBFOLDER,
+    EXPORT_FORMAT,
+    MAX_JSON_DEPTH,
+    SESSION_TEXT_FIELDS,
+    SESSION_TYPES,
+    checked_id,
+    json_depth,
+    printable,
+    strict_json,
+)
+
+# The largest file --restore reads. JSON parsed into Python takes several times its size in
+# memory, so a bigger file is refused before it is read; --export and --clear never write a
+# bigger one (they refuse instead), so every file the tool writes can be restored.
+MAX_RESTORE_BYTES = 1 << 30
+# The file --export writes for a set of sessions; one session keeps EXPORT_FORMAT.
+SET_EXPORT_FORMAT = "agentos-sessions-export/1"
+# How much of a session id a backup file name keeps: with the prefix, time stamp, hash, random
+# part and the ".{name}.partial" of a write in progress it stays far below NAME_MAX (255 bytes).
+NAME_ID_CHARS = 80
+# Characters every file system takes in a name; the others become "_" and the name gets a hash.
+UNPORTABLE_NAME_CHARS = re.compile(r"[^A-Za-z0-9._-]")
+FOLDER_HINT = "set --backup-dir, $AGENTOS_BACKUP_DIR or $XDG_STATE_HOME to an absolute folder; nothing was changed"
+
+
+def backup_dir(given: str | None) -> Path:
+    """--backup-dir, else $AGENTOS_BACKUP_DIR, else the XDG state folder, as an absolute path."""
+    chosen = given or os.environ.get("AGENTOS_BACKUP_DIR")
+    if chosen:
+        return Path(chosen).absolute()
+    state = os.environ.get("XDG_STATE_HOME", "")
+    if Path(state).is_absolute():  # the XDG spec: a relative value is invalid and ignored
+        return Path(state) / BACKUP_SUBFOLDER
+    try:
+        home = Path.home()
+    except RuntimeError:  # no $HOME and no passwd entry for this user
+        home = Path()
+    if not home.is_absolute():
+        usage_error("no folder for the --clear backup: $HOME is not set and this user has no home", FOLDER_HINT)
+    return home / ".local" / "state" / BACKUP_SUBFOLDER
+
+
+def backup_name(session_id: str, stamp: str, token: str) -> str:
+    """A backup file name that fits any file system: an id too long or unusual is cut, and a hash keeps it apart."""
+    readable = UNPORTABLE_NAME_CHARS.sub("_", session_id)[:NAME_ID_CHARS]
+    if readable != session_id:
+        readable += "-" + hashlib.sha256(session_id.encode()).hexdigest()[:8]
+    return f"agentos-backup-{readable}-{stamp}-{token}.json"
+
+
+def size_text(size: int) -> str:
+    """A byte count as a person reads it."""
+    for unit, scale in (("GiB", 1 << 30), ("MiB", 1 << 20)):
+        if size >= scale and size % scale == 0:
+            return f"{size // scale} {unit}"
+    return f"{size:,} bytes"
+
+
+def check_restorable(text: str, what: str) -> None:
+    """Refuse a document --restore could not read back (nothing is written)."""
+    size = len(text.encode())
+    if size > MAX_RESTORE_BYTES:
+        usage_error(
+            f"{what} would be {size:,} bytes, more than the {size_text(MAX_RESTORE_BYTES)} --restore reads",
+            "select fewer sessions (a filter, --limit) and export them in parts; nothing was written or changed",
+        )
+
+
+def document_text(document: dict[str, Any], what: str) -> str:
+    """The document as JSON text: indented for people, compact if only that fits what --restore reads."""
+    text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+    if len(text) > MAX_RESTORE_BYTES // 4 and len(text.encode()) > MAX_RESTORE_BYTES:
+        text = json.dumps(document, ensure_ascii=False, separators=(",", ":")) + "\n"
+    check_restorable(text, what)
+    return text
+
+
+def write_document(document: dict[str, Any], path: Path, exclusive: bool = False) -> None:
+    """Write JSON to a file atomically: a crash leaves the old file or the new one.
+
+    `exclusive` never replaces an existing file (a backup must not overwrite another backup).
+    """
+    text = document_text(document, str(path))
+    partial = path.with_name(f".{path.name}.partial")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        usage_error(
+            f"cannot write {path}: {path.parent}: {error.strerror}", "choose a writable folder; nothing was changed"
+        )
+    try:
+        write_private(partial, text)
+        if exclusive:
+            os.link(partial, path)  # fails if the name exists, unlike a rename
+            partial.unlink()
+        else:
+            partial.replace(path)
+    except FileExistsError:
+        partial.unlink(missing_ok=True)
+        if not exclusive:
+            usage_error(f"cannot write {path}: it appeared while being written", "try again")
+        raise
+    except OSError as error:
+        partial.unlink(missing_ok=True)
+        usage_error(f"cannot write {path}: {error.strerror}", "choose a writable path; nothing was changed")
+
+
+def write_private(path: Path, text: str) -> None:
+    """Create the file afresh, readable by its owner only (0600) from the start: it holds whole conversations."""
+    path.unlink(missing_ok=True)
+    with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w", encoding="utf-8") as file:
+        file.write(text)
+
+
+def check_destination(path: Path, flag: str) -> None:
+    """Refuse a file destination that cannot be written, before anything is sent."""
+    try:
+        if path.is_dir():
+            usage_error(f"{flag} {path} is a directory", "give a file name, e.g. session.json")
+        for parent in path.parents:
+            if parent.is_symlink() and not parent.exists():
+                usage_error(
+                    f"{flag} {path}: {parent} is a link to {os.readlink(parent)}, which does not exist",
+                    "create the folder it points to, or give another path; nothing was changed",
+                )
+            if parent.exists():
+                if not parent.is_dir():
+                    usage_error(f"{flag} {path}: {parent} is not a directory", "give a path in a directory")
+                return
+    except OSError as error:  # a name too long, a loop of links, a folder that cannot be searched
+        usage_error(f"{flag} {path}: {error.strerror}", "give another path; nothing was changed")
+
+
+def read_restore_file(path: Path) -> bytes:
+    """The file's bytes; one larger than --restore reads is refused before it is read."""
+    limit = f"more than the {size_text(MAX_RESTORE_BYTES)} --restore reads"
+    hint = "restore it in parts: --export fewer sessions at a time"
+    try:
+        with path.open("rb") as file:
+            status = os.fstat(file.fileno())
+            if stat.S_ISREG(status.st_mode) and status.st_size > MAX_RESTORE_BYTES:
+                usage_error(f"{path} is {status.st_size:,} bytes, {limit}", hint)
+            content = file.read(MAX_RESTORE_BYTES + 1)  # a pipe or a growing file has no size to check first
+    except OSError as error:
+        usage_error(f"cannot read {path}: {error.strerror}", "give the path that --export or --clear printed")
+    if len(content) > MAX_RESTORE_BYTES:
+        usage_error(f"{path} is {limit}", hint)
+    return content
+
+
+def read_backup(path_text: str) -> dict[str, Any]:
+    """Load an export or backup file and check every session in it before anything is sent."""
+    path = Path(path_text)
+    content = read_restore_file(path)
+    try:
+        document = strict_json(content.decode("utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
+        usage_error(f"{path} is not JSON text", "give a file written by --export or --clear")
+    except ValueError as error:  # NaN, Infinity, a number too large
+        usage_error(f"{path} holds a value AgentOS cannot store: {error}", "fix or remove that value in the file")
+    if isinstance(document, dict) and document.get("format") == SET_EXPORT_FORMAT:
+        entries = document.get("sessions")
+        if not isinstance(entries, list) or not entries:
+            usage_error(f"{path} holds no sessions", "give a file written by --export")
+        check_entries(path, entries, set_file=True)
+        return document
+    if not isinstance(document, dict) or document.get("format") != EXPORT_FORMAT:
+        usage_error(f"{path} is not a session export", "give a file written by --export or --clear")
+    check_entries(path, [document], set_file=False)
+    return document
+
+
+def check_entries(path: Path, entries: list[Any], set_file: bool) -> None:
+    """Refuse the whole file if any entry cannot be restored or an id appears twice, naming each such entry."""
+    problems: list[str] = []
+    first_index: dict[str, int] = {}
+    for index, entry in enumerate(entries):
+        found = entry_problems(entry)
+        session_id = entry_id(entry)
+        if session_id is not None and session_id in first_index:
+            found.append(f"the same session_id as sessions[{first_index[session_id]}]")
+        elif session_id is not None:
+            first_index[session_id] = index
+        if found:
+            label = f"sessions[{index}]" if set_file else "the session"
+            shown = f" '{printable(session_id[:60])}'" if session_id else ""
+            problems.append(f"{label}{shown} ({', '.join(found)})")
+    if problems:
+        count = f"{len(problems)} bad entr{'y' if len(problems) == 1 else 'ies'}" if set_file else "a bad session"
+        usage_error(
+            f"{path} holds {count}, so nothing was restored: {'; '.join(problems)}",
+            "fix or remove those entries; a file written by --export or --clear has none",
+        )
+
+
+def entry_id(entry: Any) -> str | None:
+    """An entry's session id, if it has one that is text."""
+    session = entry.get("session") if isinstance(entry, dict) else None
+    session_id = session.get("session_id") if isinstance(session, dict) else None
+    return session_id if isinstance(session_id, str) and session_id else None
+
+
+def entry_problems(entry: Any) -> list[str]:
+    """What keeps one entry of an export from being restored as AgentOS stores a session; empty if nothing."""
+    session = entry.get("session") if isinstance(entry, dict) else None
+    if not isinstance(session, dict):
+        return ["no session object"]
+    runs = entry.get("runs")
+    if not isinstance(runs, list):
+        runs, problems = [], ["runs is not a list"]
+    else:
+        problems = [f"runs[{n}] is not an object" for n, run in enumerate(runs) if not isinstance(run, dict)][:1]
+    if session.get("session_type") not in SESSION_TYPES:
+        problems.append(f"session_type is not one of {', '.join(SESSION_TYPES)}")
+    try:
+        checked_id(session.get("session_id"), "session_id")
+    except CliError:
+        problems.append("session_id is not a usable id")
+    problems += [f"{key} is not a JSON object" for key in ("session_state", "metadata") if not_object(session, key)]
+    problems += [f"{key} is not text" for key in SESSION_TEXT_FIELDS if not_text(session, key)]
+    if json_depth({key: session.get(key) for key in ("session_state", "metadata")}) > MAX_JSON_DEPTH + 1:
+        problems.append(f"state or metadata nested deeper than {MAX_JSON_DEPTH} levels")
+    return problems
+
+
+def not_object(session: dict[str, Any], key: str) -> bool:
+    return session.get(key) is not None and not isinstance(session[key], dict)
+
+
+def not_text(session: dict[str, Any], key: str) -> bool:
+    return session.get(key) is not None and not isinstance(session[key], str)
