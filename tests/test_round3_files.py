@@ -210,6 +210,27 @@ def test_clear_with_a_dangling_symlinked_backup_dir_is_refused_and_keeps_the_run
     assert run_count(agentos, session_id) == 1 and not (tmp_path / "missing").exists()
 
 
+def test_a_set_clear_with_a_dangling_symlinked_backup_dir_clears_none_of_them(
+    cli: Cli, agentos: AgentOSServer, tmp_path: Path
+) -> None:
+    user = new_user()
+    sessions = [make(agentos, user, "One", runs=("hi",)), make(agentos, user, "Two", runs=("hi",))]
+    link = tmp_path / "link"
+    link.symlink_to(tmp_path / "missing")
+    outcome = cli("--clear", "--user-id", user, "--yes", "--backup-dir", str(link))
+    assert outcome.code == 2 and str(link) in outcome.err and "Traceback" not in outcome.err
+    assert [run_count(agentos, session_id) for session_id in sessions] == [1, 1]
+
+
+def test_an_export_file_name_too_long_for_the_file_system_is_exit_2(
+    cli: Cli, agentos: AgentOSServer, tmp_path: Path
+) -> None:
+    session_id = make(agentos, new_user(), "Exported")
+    outcome = cli("--session-id", session_id, "--export", str(tmp_path / ("x" * 300 + ".json")))
+    assert outcome.code == 2 and "File name too long" in outcome.err and "Traceback" not in outcome.err
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_export_into_a_symlinked_folder_that_exists_writes_through_it(
     cli: Cli, agentos: AgentOSServer, tmp_path: Path
 ) -> None:
@@ -348,6 +369,27 @@ def test_an_export_larger_than_restore_reads_is_refused_and_writes_nothing(
     outcome = cli("--export", "-" if where == "stdout" else str(target), "--user-id", user)
     assert outcome.code == 2 and outcome.out == "" and "--restore" in outcome.err
     assert not target.exists() and list(tmp_path.iterdir()) == []
+
+
+def test_an_export_too_large_indented_is_written_compact_and_restores(
+    cli: Cli, agentos: AgentOSServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from agentos_sessions import files
+
+    deep: Any = "bottom"
+    for _ in range(120):
+        deep = {"k": deep}
+    session_id = make(agentos, new_user(), "Deep", session_state={"deep": deep})
+    first = tmp_path / "indented.json"
+    cli.json("--session-id", session_id, "--export", str(first))
+    compact = len(json.dumps(json.loads(first.read_text()), ensure_ascii=False, separators=(",", ":"))) + 1
+    assert first.stat().st_size > 4 * compact
+    monkeypatch.setattr(files, "MAX_RESTORE_BYTES", compact + 100)
+    target = tmp_path / "compact.json"
+    cli.json("--session-id", session_id, "--export", str(target))
+    assert target.stat().st_size <= compact + 100 and "\n" not in target.read_text().rstrip("\n")
+    cli.json("--session-id", session_id, "--delete")
+    assert cli.json("--restore", str(target), "--fields", "session_state")["session_state"] == {"deep": deep}
 
 
 def test_a_clear_whose_backup_would_be_too_large_to_restore_clears_nothing(

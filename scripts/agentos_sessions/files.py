@@ -73,20 +73,25 @@ def size_text(size: int) -> str:
     return f"{size:,} bytes"
 
 
+def fits_restore(text: str) -> bool:
+    """True if the text's UTF-8 form is no larger than --restore reads (a character is at most 4 bytes)."""
+    return len(text) <= MAX_RESTORE_BYTES // 4 or len(text.encode()) <= MAX_RESTORE_BYTES
+
+
 def check_restorable(text: str, what: str) -> None:
     """Refuse a document --restore could not read back (nothing is written)."""
-    size = len(text.encode())
-    if size > MAX_RESTORE_BYTES:
+    if not fits_restore(text):
+        limit = size_text(MAX_RESTORE_BYTES)
         usage_error(
-            f"{what} would be {size:,} bytes, more than the {size_text(MAX_RESTORE_BYTES)} --restore reads",
-            "select fewer sessions (a filter, --limit) and export them in parts; nothing was written or changed",
+            f"{what} would be {len(text.encode()):,} bytes, more than the {limit} --restore reads",
+            "select fewer sessions and export them in parts; nothing was written or changed",
         )
 
 
 def document_text(document: dict[str, Any], what: str) -> str:
     """The document as JSON text: indented for people, compact if only that fits what --restore reads."""
     text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
-    if len(text) > MAX_RESTORE_BYTES // 4 and len(text.encode()) > MAX_RESTORE_BYTES:
+    if not fits_restore(text):
         text = json.dumps(document, ensure_ascii=False, separators=(",", ":")) + "\n"
     check_restorable(text, what)
     return text
