@@ -195,6 +195,7 @@ def test_export_into_a_dangling_symlinked_folder_is_refused_naming_it(
     outcome = cli("--session-id", session_id, "--export", str(link / "out.json"))
     assert outcome.code == 2 and outcome.out == "" and "Traceback" not in outcome.err
     assert str(link) in outcome.err and len(outcome.err.splitlines()) == 1
+    assert f"a link to {tmp_path / 'missing'}, which does not exist" in outcome.err
     assert not (tmp_path / "missing").exists() and link.is_symlink()
 
 
@@ -206,6 +207,7 @@ def test_clear_with_a_dangling_symlinked_backup_dir_is_refused_and_keeps_the_run
     link.symlink_to(tmp_path / "missing")
     outcome = cli("--session-id", session_id, "--clear", "--yes", "--backup-dir", str(link))
     assert outcome.code == 2 and "try again" not in outcome.err and str(link) in outcome.err
+    assert "which does not exist" in outcome.err
     assert len(outcome.err.splitlines()) == 1 and "Traceback" not in outcome.err
     assert run_count(agentos, session_id) == 1 and not (tmp_path / "missing").exists()
 
