@@ -10,6 +10,7 @@ import sys
 import uuid
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -17,7 +18,7 @@ from agentos_sessions import cli as cli_module
 from agentos_sessions.model import MAX_ID_LENGTH
 from cli_helpers import Cli
 from conftest import ROOT, AgentOSServer
-from test_sets import detail, make, new_user, run_count
+from test_sets import detail, make, new_user
 
 EXPORT = "agentos-session-export/1"
 SET_EXPORT = "agentos-sessions-export/1"
@@ -32,6 +33,15 @@ def create(server: AgentOSServer, session_id: str, runs: tuple[str, ...] = ()) -
         form = {"message": message, "session_id": session_id, "stream": "false"}
         httpx.post(f"{server.url}/agents/assistant/runs", data=form, timeout=60).raise_for_status()
     return session_id
+
+
+def segment(session_id: str) -> str:
+    """The id as one path segment: AgentOS decodes the path once, so '%' and '/' must be encoded."""
+    return quote(session_id, safe="")
+
+
+def run_count(server: AgentOSServer, session_id: str) -> int:
+    return len(httpx.get(f"{server.url}/sessions/{segment(session_id)}/runs", timeout=30).json())
 
 
 def entry(session_id: str, **session: Any) -> dict[str, Any]:
@@ -140,7 +150,7 @@ def test_restore_file_with_a_duplicated_id_restores_nothing_and_names_the_id(
     [
         "L" * (MAX_ID_LENGTH - 33) + uuid.uuid4().hex[:33],
         "会話" * (MAX_ID_LENGTH // 2 - 6) + uuid.uuid4().hex[:12],
-        f"dots..{uuid.uuid4().hex[:8]}:colon*star'quote\"<>|",
+        f"dots..{uuid.uuid4().hex[:8]} 50%2D off:colon*star'quote\"<>|",
     ],
     ids=["256-ascii", "256-multibyte", "odd-characters"],
 )
@@ -163,7 +173,7 @@ def test_clear_of_a_session_whose_id_fills_a_file_name_writes_a_backup_that_rest
         restored = cli.json("--restore", str(backup))
         assert restored["session_id"] == session_id and restored["runs_not_restored"] == 1
     finally:
-        httpx.delete(f"{agentos.url}/sessions/{session_id}", timeout=30)
+        httpx.delete(f"{agentos.url}/sessions/{segment(session_id)}", timeout=30)
 
 
 @pytest.mark.parametrize("session_id", ["50% off", "with space", "a/b", "..", "~home", "x" * 1000, "é" * 300])
