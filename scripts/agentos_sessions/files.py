@@ -37,7 +37,7 @@ SET_EXPORT_FORMAT = "agentos-sessions-export/1"
 NAME_ID_CHARS = 80
 # Characters every file system takes in a name; the others become "_" and the name gets a hash.
 UNPORTABLE_NAME_CHARS = re.compile(r"[^A-Za-z0-9._-]")
-FOLDER_HINT = "set --backup-dir, $AGENTOS_BACKUP_DIR or $XDG_STATE_HOME to an absolute folder; nothing was changed"
+FOLDER_HINT = "give --backup-dir, or set $AGENTOS_BACKUP_DIR or an absolute $XDG_STATE_HOME; nothing was changed"
 
 
 def backup_dir(given: str | None) -> Path:
@@ -53,7 +53,7 @@ def backup_dir(given: str | None) -> Path:
     except RuntimeError:  # no $HOME and no passwd entry for this user
         home = Path()
     if not home.is_absolute():
-        usage_error("no folder for the --clear backup: $HOME is not set and this user has no home", FOLDER_HINT)
+        usage_error("no folder for the --clear backup: no absolute $HOME and no home in the user database", FOLDER_HINT)
     return home / ".local" / "state" / BACKUP_SUBFOLDER
 
 
