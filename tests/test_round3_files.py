@@ -243,6 +243,17 @@ def test_an_export_file_name_too_long_for_the_file_system_is_exit_2(
     assert list(tmp_path.iterdir()) == []
 
 
+def test_an_export_file_name_that_just_fits_is_written_although_its_temporary_name_would_not(
+    cli: Cli, agentos: AgentOSServer, tmp_path: Path
+) -> None:
+    session_id = make(agentos, new_user(), "Exported")
+    target = tmp_path / ("é" * 125 + ".json")  # 255 bytes: the longest name a file can have
+    assert len(target.name.encode()) == NAME_MAX
+    summary = cli.json("--session-id", session_id, "--export", str(target))
+    assert summary["path"] == str(target) and list(tmp_path.iterdir()) == [target]
+    assert json.loads(target.read_text())["session"]["session_id"] == session_id
+
+
 def test_export_into_a_symlinked_folder_that_exists_writes_through_it(
     cli: Cli, agentos: AgentOSServer, tmp_path: Path
 ) -> None:

@@ -5,6 +5,7 @@ Plain file I/O and checks on what a file holds; nothing here talks to AgentOS.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -35,6 +36,8 @@ SET_EXPORT_FORMAT = "agentos-sessions-export/1"
 # How much of a session id a backup file name keeps: with the prefix, time stamp, hash, random
 # part and the ".{name}.partial" of a write in progress it stays far below NAME_MAX (255 bytes).
 NAME_ID_CHARS = 80
+# The longest file name, in bytes, that Linux, macOS and Windows file systems take.
+NAME_MAX = 255
 # Characters every file system takes in a name; the others become "_" and the name gets a hash.
 UNPORTABLE_NAME_CHARS = re.compile(r"[^A-Za-z0-9._-]")
 FOLDER_HINT = "give --backup-dir, or set $AGENTOS_BACKUP_DIR or an absolute $XDG_STATE_HOME; nothing was changed"
@@ -103,7 +106,7 @@ def write_document(document: dict[str, Any], path: Path, exclusive: bool = False
     `exclusive` never replaces an existing file (a backup must not overwrite another backup).
     """
     text = document_text(document, str(path))
-    partial = path.with_name(f".{path.name}.partial")
+    partial = partial_path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as error:
@@ -118,13 +121,27 @@ def write_document(document: dict[str, Any], path: Path, exclusive: bool = False
         else:
             partial.replace(path)
     except FileExistsError:
-        partial.unlink(missing_ok=True)
+        remove_quietly(partial)
         if not exclusive:
             usage_error(f"cannot write {path}: it appeared while being written", "try again")
         raise
     except OSError as error:
-        partial.unlink(missing_ok=True)
+        remove_quietly(partial)
         usage_error(f"cannot write {path}: {error.strerror}", "choose a writable path; nothing was changed")
+
+
+def partial_path(path: Path) -> Path:
+    """Where a file is written before it takes its name: beside it, and a name that fits when the file's does."""
+    name = f".{path.name}.partial"
+    if len(name.encode()) > NAME_MAX:
+        name = f".agentos-{hashlib.sha256(path.name.encode()).hexdigest()[:16]}.partial"
+    return path.with_name(name)
+
+
+def remove_quietly(path: Path) -> None:
+    """Remove a half-written file; one that cannot be removed is no reason to hide the error that matters."""
+    with contextlib.suppress(OSError):
+        path.unlink(missing_ok=True)
 
 
 def write_private(path: Path, text: str) -> None:
