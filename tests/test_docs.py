@@ -428,6 +428,8 @@ def check_delete(run: Run) -> None:
         if run.args.json:
             assert json.loads(run.outcome.stdout) == {
                 "deleted": [i for i in ids if i in run.before],
+                "skipped": [],
+                "refused": [],
                 "not_found": missing,
             }
         assert (run.outcome.exit_code == 3) == bool(missing), run.describe()

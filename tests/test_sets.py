@@ -253,7 +253,8 @@ def test_export_of_a_filter_and_restore_of_the_file(cli: Cli, agentos: AgentOSSe
     for session_id in (team, agent):
         httpx.delete(f"{agentos.url}/sessions/{session_id}", timeout=30).raise_for_status()
     restored = cli.json("--restore", str(target))
-    assert sorted(restored["restored"]) == sorted([team, agent]) and restored["conflict"] == []
+    assert sorted(item["session_id"] for item in restored["restored"]) == sorted([team, agent])
+    assert restored["conflict"] == [] and {item["runs_not_restored"] for item in restored["restored"]} == {0, 1}
     assert detail(agentos, team)["team_id"] == "research-team" and detail(agentos, agent)["metadata"] == {"m": 1}
     again = cli("--restore", str(target), "--json")
     assert again.code == 6 and sorted(again.json()["conflict"]) == sorted([team, agent])

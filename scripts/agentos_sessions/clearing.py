@@ -244,6 +244,8 @@ async def clear_set(api: SessionsApi, request: Request) -> Result:
     if not request.chosen_by_ids(resolved.sessions):
         request.confirm_set(len(sessions))
     request.confirm(f"clear all runs of {len(sessions)} session(s)")
+    for session in sessions[:1]:  # the backup folder is the same for all: refuse an unusable one before any clear
+        check_destination(backup_path(request, session["session_id"]), "--backup-dir")
     skipped = [{"session_id": s["session_id"], "reason": KEPT_COPY} for s in copies]
     cleared: list[dict[str, Any]] = []
     for index, session in enumerate(sessions):
