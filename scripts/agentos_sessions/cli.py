@@ -586,7 +586,9 @@ def build_selection(args: argparse.Namespace, action: str) -> Selection:
 def check_flags_fit(args: argparse.Namespace, action: str) -> None:
     """Refuse flags the chosen action would silently ignore."""
     for name, actions in FLAG_ACTIONS.items():
-        if getattr(args, name) not in (None, False) and action not in actions:
+        value = getattr(args, name)
+        # `is`, not `in (None, False)`: 0 == False, and `--max-runs 0` is a flag given.
+        if value is not None and value is not False and action not in actions:
             flag = "--" + name.replace("_", "-")
             allowed = ", ".join(ACTION_FLAGS.get(name, f"--{name}") for name in actions)
             usage_error(f"{flag} does not apply to {ACTION_FLAGS.get(action, f'--{action}')}", f"use it with {allowed}")
