@@ -281,10 +281,13 @@ def any_id(sessions: list[dict[str, Any]], session_id: str) -> bool:
 
 
 async def sessions_named(api: SessionsApi, selection: Selection) -> list[dict[str, Any]]:
-    """The sessions whose name is exactly one of the given names (case-sensitive), filters applied."""
+    """The sessions whose name as AgentOS shows it (stored, or the first message) is exactly one of the given names.
+
+    Case-sensitive, filters applied; the listing is read whole, within the filters AgentOS applies
+    itself, because its name filter cannot see names taken from the first message.
+    """
     names = selection.session_names
-    prefilter = selection.filters.server_side()._replace(name=names[0] if len(names) == 1 else None)
-    params = {**prefilter.server_params(), "sort_by": "created_at", "sort_order": "desc"}
+    params = {**selection.filters.server_side().server_params(), "sort_by": "created_at", "sort_order": "desc"}
     listed = await fetch_all_pages(api, params, ALL_PAGE_SIZE)
     return [s for s in listed if s.get("session_name") in names and selection.filters.matches(s)]
 
