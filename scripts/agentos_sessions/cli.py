@@ -107,7 +107,7 @@ FLAG_ACTIONS = {
     "keep_copy": ("clear",),
     "count": ("list",),
     "group_by": ("list",),
-    "fields": (*SET_ACTIONS, "inspect", "runs", "run", "rename", "fork", "create", "restore"),
+    "fields": ("list", "delete", "update", "clear", "inspect", "runs", "run", "rename", "fork", "create", "restore"),
 }
 # Actions on exactly one session, named by --session-id or --session-name.
 ONE_SESSION_ACTIONS = ("rename", "runs", "run", "inspect", "fork", "compact")
@@ -520,6 +520,7 @@ def build_request(args: argparse.Namespace, action: str, as_json: bool) -> Reque
     if named > 1 and action in (*ONE_SESSION_ACTIONS, "chat"):
         usage_error("this action works on one session: give one --session-id or --session-name", "see --help")
     check_fields(args, action)
+    check_paging(args, selection)
     if args.group_by and not args.count:
         usage_error("--group-by goes with --count", "e.g. --count --group-by user_id")
     if args.all and args.page:
@@ -546,6 +547,21 @@ def check_fields(args: argparse.Namespace, action: str) -> None:
             f"--fields picks fields of sessions, and --{action} here prints what it did to each id",
             "use --fields with --dry-run, or with one --session-id",
         )
+
+
+def check_paging(args: argparse.Namespace, selection: Selection) -> None:
+    """Refuse paging and sorting that the answer would not follow: a count, or sessions named one by one."""
+    paging = {"--limit": args.limit, "--page": args.page, "--sort-by": args.sort_by, "--sort-order": args.sort_order}
+    given = [flag for flag, value in paging.items() if value is not None]
+    if args.count and given:
+        usage_error(f"{given[0]} does nothing with --count: it counts every matching session", f"drop {given[0]}")
+    if not selection.names_sessions():
+        return
+    for flag in ("--sort-by", "--sort-order", "--all"):
+        if flag in given or (flag == "--all" and args.all):
+            usage_error(f"{flag} does nothing with --session-id/--session-name: they name the sessions", f"drop {flag}")
+    if args.page and not args.limit:
+        usage_error("--page with --session-id/--session-name needs --limit", "add --limit N, or drop --page")
 
 
 def build_selection(args: argparse.Namespace, action: str) -> Selection:
