@@ -109,6 +109,8 @@ FLAG_ACTIONS = {
     "group_by": ("list",),
     "fields": ("list", "delete", "update", "clear", "inspect", "runs", "run", "rename", "fork", "create", "restore"),
 }
+# What --update --dry-run shows of each session: what it would write.
+UPDATE_PREVIEW_FIELDS = ("session_id", "session_state", "metadata", "summary")
 # Actions on exactly one session, named by --session-id or --session-name.
 ONE_SESSION_ACTIONS = ("rename", "runs", "run", "inspect", "fork", "compact")
 # Each action's function, as "module.function" in this package; modules load only when run.
@@ -535,13 +537,15 @@ def check_fields(args: argparse.Namespace, action: str) -> None:
     if args.fields is None:
         return
     known = RUN_FIELDS if action in ("runs", "run") else SESSION_FIELDS
+    if action == "update" and args.dry_run:
+        known = UPDATE_PREVIEW_FIELDS
     unknown = [name for name in args.fields if name not in known]
     if unknown:
         usage_error(f"unknown field(s) for this action: {', '.join(unknown)}", f"valid fields: {', '.join(known)}")
     if args.count:
         usage_error("--fields does not apply to --count", "drop one of them")
     named = len(args.session_id or []) + len(args.session_name or [])
-    prints_sessions = {"update": named == 1 and not args.dry_run, "clear": named == 1 or args.dry_run}
+    prints_sessions = {"update": named == 1 or args.dry_run, "clear": named == 1 or args.dry_run}
     if not prints_sessions.get(action, action != "delete" or args.dry_run):
         usage_error(
             f"--fields picks fields of sessions, and --{action} here prints what it did to each id",
