@@ -89,7 +89,7 @@ def test_update_of_a_shared_name_needs_yes_and_then_updates_each(cli: Cli, agent
     preview = cli.json("--update", "--session-name", "Twin", "--user-id", user, "--metadata", '{"tag": 1}', "--dry-run")
     assert sorted(entry["session_id"] for entry in preview["data"]) == sorted(twins)
     done = cli.json("--update", "--session-name", "Twin", "--user-id", user, "--metadata", '{"tag": 1}', "--yes")
-    assert sorted(done["updated"]) == sorted(twins)
+    assert sorted(entry["session_id"] for entry in done["updated"]) == sorted(twins)
     assert [detail(agentos, sid)["metadata"] for sid in twins] == [{"own": 0, "tag": 1}, {"own": 1, "tag": 1}]
 
 
@@ -104,7 +104,9 @@ def test_clear_of_a_shared_name_needs_yes_and_then_clears_each(
     preview = cli.json("--clear", "--session-name", "Twin", "--user-id", user, "--dry-run")
     assert ids_of(preview) == set(twins) and not list(tmp_path.glob("*.json"))
     done = cli.json("--clear", "--session-name", "Twin", "--user-id", user, "--yes", "--backup-dir", str(tmp_path))
-    assert sorted(done["cleared"]) == sorted(twins) and [run_count(agentos, sid) for sid in twins] == [0, 0]
+    assert sorted(entry["session_id"] for entry in done["cleared"]) == sorted(twins) and [
+        run_count(agentos, sid) for sid in twins
+    ] == [0, 0]
 
 
 def test_export_of_a_shared_name_writes_every_session_of_that_name(
