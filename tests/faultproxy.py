@@ -140,10 +140,15 @@ class FaultProxy:
         times: int = 1,
         detail: str = "injected by the fault proxy",
         body: bytes | None = None,
+        content_type: str = "application/json",
         **match: object,
     ) -> Fault:
-        """Answer `status` with {"detail": ...} (or `body`) instead of forwarding the next `times` matching requests."""
-        return self._add(Fault("status", status=status, times=times, detail=detail, body=body, **match))
+        """Answer `status` with {"detail": ...} (or `body`, of `content_type`) instead of forwarding the next `times`
+        matching requests."""
+        fault = Fault(
+            "status", status=status, times=times, detail=detail, body=body, content_type=content_type, **match
+        )
+        return self._add(fault)
 
     def drop(self, times: int = 1_000_000, forward: bool = False, **match: object) -> Fault:
         """Close the connection of the next matching requests without answering.
@@ -335,7 +340,7 @@ class FaultProxy:
     ) -> None:
         if fault is not None and fault.kind == "status":
             self._answered(seen)
-            writer.write(status_response(fault.status, fault.detail, fault.body))
+            writer.write(status_response(fault.status, fault.detail, fault.body, fault.content_type))
             await writer.drain()
             return
         if fault is not None and fault.kind == "drop":
@@ -424,12 +429,14 @@ def with_connection_close(head: bytes) -> bytes:
     return b"\r\n".join([*kept, b"Connection: close"]) + b"\r\n\r\n"
 
 
-def status_response(status: int, detail: str, body: bytes | None = None) -> bytes:
+def status_response(
+    status: int, detail: str, body: bytes | None = None, content_type: str = "application/json"
+) -> bytes:
     import json
 
     body = json.dumps({"detail": detail}).encode() if body is None else body
     head = (
-        f"HTTP/1.1 {status} Injected\r\nContent-Type: application/json\r\n"
+        f"HTTP/1.1 {status} Injected\r\nContent-Type: {content_type}\r\n"
         f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
     )
     return head.encode() + body

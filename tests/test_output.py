@@ -185,10 +185,9 @@ def test_the_clear_backup_folder_rules(
     [
         ["--delete", "--session-id", "s-1"],
         ["--update", "--user-id", "u", "--metadata", "{}", "--yes"],
-        ["--update", "--session-id", "s-1", "--metadata", "{}", "--dry-run"],
         ["--clear", "--user-id", "u", "--yes"],
     ],
-    ids=["delete", "update-set", "update-dry-run", "clear-set"],
+    ids=["delete", "update-set", "clear-set"],
 )
 def test_fields_are_refused_where_the_answer_is_not_sessions(capsys: pytest.CaptureFixture[str], argv) -> None:
     outcome = Cli(capsys, "http://127.0.0.1:9")(*argv, "--fields", "session_id")

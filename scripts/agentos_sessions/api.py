@@ -98,6 +98,15 @@ def server_detail(response: httpx.Response) -> str:
     return " ".join(str(detail)[:MAX_DETAIL_CHARS].split())
 
 
+def is_agentos_detail(response: httpx.Response) -> bool:
+    """True for the JSON error AgentOS sends: an object whose `detail` is a non-empty text."""
+    try:
+        document = response.json()
+    except Exception:
+        return False
+    return isinstance(document, dict) and isinstance(document.get("detail"), str) and bool(document["detail"].strip())
+
+
 def translate_error(error: Exception, base_url: str) -> CliError:
     """Turn an httpx or agno client exception into a CliError; re-raise anything else."""
     cause = getattr(error, "original_error", None) or error
@@ -145,6 +154,15 @@ def translate_status(response: httpx.Response, base_url: str) -> CliError:
         )
     if status == 404 and detail == ROUTE_MISSING:
         return MissingEndpoint(base_url, response.request.method, response.request.url.path)
+    if status == 404 and not is_agentos_detail(response):
+        # A proxy's or another server's 404 page says nothing about the session: not "not found".
+        kind = response.headers.get("content-type", "no content type").split(";")[0]
+        return CliError(
+            f"{base_url} answered {response.request.method} {response.request.url.path} with a 404 that is not "
+            f"AgentOS's ({kind})",
+            ExitCode.ERROR,
+            "check --base-url: a proxy or another web server answered, not AgentOS",
+        )
     if status == 404:
         return CliError(f"{detail} on {base_url}", ExitCode.NOT_FOUND, "list sessions with --user-id or --agent-id")
     if status == 409:

@@ -24,7 +24,7 @@ from .files import (
     write_document,
 )
 from .model import EXPORT_FORMAT, Result, now_iso, outcome_exit, outcome_note, printable
-from .request import Request, pin_single_session
+from .request import Request, pin_unless_shared
 from .selection import GONE, LOOKUP_CONCURRENCY, get_runs, get_session, resolve
 
 
@@ -42,9 +42,9 @@ async def export_to_file(api: SessionsApi, request: Request) -> Result:
     target = Path(request.args.export).absolute()
     if not to_stdout:
         check_destination(target, "--export")
-    if request.selection.is_single():
-        request = await pin_single_session(api, request)
-        document = await export_session(api, request.single_session_id(), request.args.user_id)
+    pinned = await pin_unless_shared(api, request, "export") if request.selection.is_single() else None
+    if pinned is not None:
+        document = await export_session(api, pinned.single_session_id(), request.args.user_id)
         summary: dict[str, Any] = {"session_id": document["session"]["session_id"], "runs": len(document["runs"])}
         left: dict[str, Any] = {}
     else:

@@ -25,7 +25,7 @@ from .copying import FORKABLE_TYPES, fork_on_server, owner_path
 from .errors import CliError, ExitCode
 from .filters import Filters
 from .model import CutShort, Result, api_path, outcome_exit, outcome_note, set_outcome
-from .request import Request, pin_single_session
+from .request import Request, pin_unless_shared
 from .selection import GONE, Now, as_it_is_now, get_runs, get_session, resolve, whole_document, with_run_counts
 
 # How often a clear backs a session up again when runs arrive while it is being backed up.
@@ -57,8 +57,9 @@ class ClearFailed(CliError):
 
 async def clear_session(api: SessionsApi, request: Request) -> Result:
     """Remove the runs of the selected sessions, keeping each one's id, name, type, owner, state and metadata."""
-    if request.selection.is_single():
-        return await clear_single(api, await pin_single_session(api, request))
+    pinned = await pin_unless_shared(api, request, "clear") if request.selection.is_single() else None
+    if pinned is not None:
+        return await clear_single(api, pinned)
     return await clear_set(api, request)
 
 

@@ -107,8 +107,10 @@ FLAG_ACTIONS = {
     "keep_copy": ("clear",),
     "count": ("list",),
     "group_by": ("list",),
-    "fields": (*SET_ACTIONS, "inspect", "runs", "run", "rename", "fork", "create", "restore"),
+    "fields": ("list", "delete", "update", "clear", "inspect", "runs", "run", "rename", "fork", "create", "restore"),
 }
+# What --update --dry-run shows of each session: what it would write.
+UPDATE_PREVIEW_FIELDS = ("session_id", "session_state", "metadata", "summary")
 # Actions on exactly one session, named by --session-id or --session-name.
 ONE_SESSION_ACTIONS = ("rename", "runs", "run", "inspect", "fork", "compact")
 # Each action's function, as "module.function" in this package; modules load only when run.
@@ -520,6 +522,7 @@ def build_request(args: argparse.Namespace, action: str, as_json: bool) -> Reque
     if named > 1 and action in (*ONE_SESSION_ACTIONS, "chat"):
         usage_error("this action works on one session: give one --session-id or --session-name", "see --help")
     check_fields(args, action)
+    check_paging(args, selection)
     if args.group_by and not args.count:
         usage_error("--group-by goes with --count", "e.g. --count --group-by user_id")
     if args.all and args.page:
@@ -534,18 +537,35 @@ def check_fields(args: argparse.Namespace, action: str) -> None:
     if args.fields is None:
         return
     known = RUN_FIELDS if action in ("runs", "run") else SESSION_FIELDS
+    if action == "update" and args.dry_run:
+        known = UPDATE_PREVIEW_FIELDS
     unknown = [name for name in args.fields if name not in known]
     if unknown:
         usage_error(f"unknown field(s) for this action: {', '.join(unknown)}", f"valid fields: {', '.join(known)}")
     if args.count:
         usage_error("--fields does not apply to --count", "drop one of them")
     named = len(args.session_id or []) + len(args.session_name or [])
-    prints_sessions = {"update": named == 1 and not args.dry_run, "clear": named == 1 or args.dry_run}
+    prints_sessions = {"update": named == 1 or args.dry_run, "clear": named == 1 or args.dry_run}
     if not prints_sessions.get(action, action != "delete" or args.dry_run):
         usage_error(
             f"--fields picks fields of sessions, and --{action} here prints what it did to each id",
             "use --fields with --dry-run, or with one --session-id",
         )
+
+
+def check_paging(args: argparse.Namespace, selection: Selection) -> None:
+    """Refuse paging and sorting that the answer would not follow: a count, or sessions named one by one."""
+    paging = {"--limit": args.limit, "--page": args.page, "--sort-by": args.sort_by, "--sort-order": args.sort_order}
+    given = [flag for flag, value in paging.items() if value is not None]
+    if args.count and given:
+        usage_error(f"{given[0]} does nothing with --count: it counts every matching session", f"drop {given[0]}")
+    if not selection.names_sessions():
+        return
+    for flag in ("--sort-by", "--sort-order", "--all"):
+        if flag in given or (flag == "--all" and args.all):
+            usage_error(f"{flag} does nothing with --session-id/--session-name: they name the sessions", f"drop {flag}")
+    if args.page and not args.limit:
+        usage_error("--page with --session-id/--session-name needs --limit", "add --limit N, or drop --page")
 
 
 def build_selection(args: argparse.Namespace, action: str) -> Selection:
@@ -586,7 +606,9 @@ def build_selection(args: argparse.Namespace, action: str) -> Selection:
 def check_flags_fit(args: argparse.Namespace, action: str) -> None:
     """Refuse flags the chosen action would silently ignore."""
     for name, actions in FLAG_ACTIONS.items():
-        if getattr(args, name) not in (None, False) and action not in actions:
+        value = getattr(args, name)
+        # `is`, not `in (None, False)`: 0 == False, and `--max-runs 0` is a flag given.
+        if value is not None and value is not False and action not in actions:
             flag = "--" + name.replace("_", "-")
             allowed = ", ".join(ACTION_FLAGS.get(name, f"--{name}") for name in actions)
             usage_error(f"{flag} does not apply to {ACTION_FLAGS.get(action, f'--{action}')}", f"use it with {allowed}")

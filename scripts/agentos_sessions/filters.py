@@ -6,7 +6,6 @@
 from __future__ import annotations
 
 import json
-import re
 from typing import Any, NamedTuple
 
 from .model import component_of, parse_api_time
@@ -28,10 +27,13 @@ class Filters(NamedTuple):
     search: str | None = None
 
     def server_params(self) -> dict[str, str]:
-        """Query parameters AgentOS applies itself."""
+        """Query parameters AgentOS applies itself.
+
+        Never its `session_name`: that filter sees only a stored name (not one AgentOS shows from
+        the first message), matches the stored JSON text (so not a tab or a newline on SQLite) and
+        lacks Unicode case folds, so names are matched here, over the listing.
+        """
         params = {"type": self.session_type, "component_id": self.component_id, "user_id": self.user_id}
-        if self.name and server_can_prefilter(self.name):
-            params["session_name"] = self.name
         return {k: v for k, v in params.items() if v}
 
     def server_side(self) -> Filters:
@@ -86,11 +88,6 @@ class Filters(NamedTuple):
 def within(moment: int, start: int | None, end: int | None) -> bool:
     """start <= moment < end, each bound optional: `after` is inclusive, `before` exclusive."""
     return (start is None or moment >= start) and (end is None or moment < end)
-
-
-def server_can_prefilter(name: str) -> bool:
-    """AgentOS's session_name is a LIKE over the stored JSON: usable only to narrow plain ASCII text."""
-    return name.isascii() and not re.search(r'[%_"\\]', name)
 
 
 def run_texts(run: dict[str, Any]) -> list[str]:

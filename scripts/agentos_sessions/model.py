@@ -274,8 +274,8 @@ SESSION_KINDS = ("session", "cleared")
 LIST_KINDS = ("sessions", "dry_run", "clear_preview")
 # What a list's meta says (AgentOS's page counts; the cutoffs of relative dates): nothing else.
 PAGE_META_FIELDS = ("total_count", "page", "limit", "total_pages", "cutoffs")
-# Outcomes whose entries are sessions (their id and what was written), narrowed by --fields.
-SESSION_ENTRY_KINDS = {"updated": "updated"}
+# Outcomes whose entries are sessions (their id and what was, or would be, written), narrowed by --fields.
+SESSION_ENTRY_KINDS = {"updated": "updated", "update_preview": "data"}
 
 
 def shaped(result: Result, fields: tuple[str, ...] | None) -> Result:

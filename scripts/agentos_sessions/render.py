@@ -12,6 +12,7 @@ from typing import Any
 
 from rich.console import Group, RenderableType
 from rich.table import Table
+from rich.text import Text
 
 from .model import (
     LIST_KINDS,
@@ -202,8 +203,20 @@ def outcome_table(outcome: dict[str, Any]) -> Table:
 def dry_run_table(document: dict[str, Any], verb: str = "delete") -> Table:
     """The sessions a --dry-run of a delete (or a clear) would change."""
     table = sessions_table(document)
-    table.title = f"Dry run: would {verb} {len(document['data'])} session(s); nothing was changed"
+    table.title = dry_run_title(document, verb)
     return table
+
+
+def dry_run_title(document: dict[str, Any], verb: str) -> str:
+    return f"Dry run: would {verb} {len(document['data'])} session(s); nothing was changed"
+
+
+# The titles of list answers that keep saying what they are when --fields picks their columns.
+FIELDS_TABLE_TITLES: dict[str, Callable[[dict[str, Any]], str]] = {
+    "dry_run": lambda document: dry_run_title(document, "delete"),
+    "clear_preview": lambda document: dry_run_title(document, "clear"),
+    "update_preview": lambda document: dry_run_title(document, "update"),
+}
 
 
 def compaction_table(outcome: dict[str, Any]) -> Table:
@@ -292,8 +305,11 @@ def fields_table(items: list[dict[str, Any]], fields: tuple[str, ...], title: st
 def for_people(result: Result) -> RenderableType | str:
     """The table (or line of text) a person sees for a result."""
     fields = result.fields
-    if fields and result.kind in (*LIST_KINDS, "runs"):
-        return fields_table(result.data["data"], fields)
+    if fields and result.kind in (*LIST_KINDS, "runs", "update_preview"):
+        table = fields_table(result.data["data"], fields)
+        title = FIELDS_TABLE_TITLES.get(result.kind)
+        # A line of its own: a table of a few narrow columns would wrap a title it carried.
+        return Group(Text(title(result.data)), table) if title else table
     if fields and result.kind in (*SESSION_KINDS, "run", "forked"):
         return field_table((field, cell(field, field_value(result.data, field))) for field in fields)
     return TABLE_RENDERERS[result.kind](result.data)

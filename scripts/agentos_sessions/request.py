@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from .errors import usage_error
 from .model import SESSION_TYPES, checked_id
-from .selection import Filters, Progress, Selection, pin_session
+from .selection import Filters, Progress, Selection, SeveralMatch, pin_session
 
 if TYPE_CHECKING:
     from .api import SessionsApi
@@ -118,3 +118,26 @@ async def pin_single_session(api: SessionsApi, request: Request) -> Request:
     if not request.selection.names_sessions():
         return request
     return request.pinned(await pin_session(api, request.selection))
+
+
+async def pin_unless_shared(api: SessionsApi, request: Request, verb: str) -> Request | None:
+    """For --update, --clear, --export of one id or name: that session, or None for the set path.
+
+    A name several sessions share is a set: a write needs --yes (a dry run shows them); an
+    export only reads, so it takes them all, as an export chosen by filters does.
+    """
+    try:
+        return await pin_single_session(api, request)
+    except SeveralMatch as several:
+        args, count, ids = request.args, len(several.session_ids), ", ".join(several.session_ids)
+        if args.fields and not args.dry_run:
+            usage_error(
+                f"{count} sessions have that name ({ids}): --{verb} of several reports each id, not --fields",
+                "drop --fields, or pick one with --session-id",
+            )
+        if verb == "export" or args.yes or args.dry_run:
+            return None
+        usage_error(
+            f"{count} sessions are named '{request.selection.session_names[0]}': {ids}; nothing changed",
+            f"add --yes to {verb} all of them, or pick one with --session-id",
+        )

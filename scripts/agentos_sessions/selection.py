@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterable
 from typing import Any, NamedTuple
 
 from .api import MissingEndpoint, SessionsApi
-from .errors import CliError, ExitCode, not_agentos, usage_error
+from .errors import CliError, ExitCode, not_agentos
 from .filters import Filters, Selection
 from .model import addressable, api_path, detect_session_type, is_run, is_session, is_session_page
 
@@ -281,10 +281,13 @@ def any_id(sessions: list[dict[str, Any]], session_id: str) -> bool:
 
 
 async def sessions_named(api: SessionsApi, selection: Selection) -> list[dict[str, Any]]:
-    """The sessions whose name is exactly one of the given names (case-sensitive), filters applied."""
+    """The sessions whose name as AgentOS shows it (stored, or the first message) is exactly one of the given names.
+
+    Case-sensitive, filters applied; the listing is read whole, within the filters AgentOS applies
+    itself, because its name filter cannot see names taken from the first message.
+    """
     names = selection.session_names
-    prefilter = selection.filters.server_side()._replace(name=names[0] if len(names) == 1 else None)
-    params = {**prefilter.server_params(), "sort_by": "created_at", "sort_order": "desc"}
+    params = {**selection.filters.server_side().server_params(), "sort_by": "created_at", "sort_order": "desc"}
     listed = await fetch_all_pages(api, params, ALL_PAGE_SIZE)
     return [s for s in listed if s.get("session_name") in names and selection.filters.matches(s)]
 
@@ -300,9 +303,18 @@ async def pin_session(api: SessionsApi, selection: Selection) -> str:
         named = f"session '{ids[0]}'" if ids else f"a session named '{names[0]}'"
         raise CliError(f"{named} not found among the selected sessions", ExitCode.NOT_FOUND, "list them first")
     if len(resolved.sessions) > 1:
-        ids = ", ".join(session["session_id"] for session in resolved.sessions)
-        usage_error(f"{len(resolved.sessions)} sessions match: {ids}; nothing was done", "pick one with --session-id")
+        raise SeveralMatch([session["session_id"] for session in resolved.sessions])
     return resolved.sessions[0]["session_id"]
+
+
+class SeveralMatch(CliError):
+    """A name that should pick one session is shared by several (exit 2); set actions may take them all."""
+
+    def __init__(self, session_ids: list[str]) -> None:
+        ids = ", ".join(session_ids)
+        super().__init__(f"{len(session_ids)} sessions match: {ids}; nothing was done", ExitCode.USAGE)
+        self.hint = "pick one with --session-id"
+        self.session_ids = session_ids
 
 
 async def get_session(api: SessionsApi, session_id: str, user_id: str | None = None) -> dict[str, Any]:

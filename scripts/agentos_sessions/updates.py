@@ -12,7 +12,7 @@ from typing import Any, NamedTuple
 from .api import SessionsApi, is_connection_error
 from .errors import CliError, ExitCode, usage_error
 from .model import CutShort, Result, api_path, now_iso, outcome_exit, outcome_note, set_outcome
-from .request import Request, pin_single_session
+from .request import Request, pin_unless_shared
 from .selection import (
     ALL_PAGE_SIZE,
     LOOKUP_CONCURRENCY,
@@ -78,8 +78,9 @@ async def update_session(api: SessionsApi, request: Request) -> Result:
     """Update state, metadata and/or summary of the selected sessions; merge unless --replace."""
     if request.state is None and request.metadata is None and request.args.summary is None:
         usage_error("--update needs --state, --metadata or --summary", "e.g. --update --metadata '{\"k\": 1}'")
-    if request.selection.is_single():
-        return await update_one(api, await pin_single_session(api, request))
+    pinned = await pin_unless_shared(api, request, "update") if request.selection.is_single() else None
+    if pinned is not None:
+        return await update_one(api, pinned)
     return await update_set(api, request)
 
 
