@@ -317,7 +317,7 @@ def test_delete_by_name_needs_yes_only_when_several_share_it(cli: Cli, agentos: 
     twins = [make(agentos, user, "Twin"), make(agentos, user, "Twin")]
     assert cli.json("--delete", "--session-name", "Single", "--user-id", user)["deleted"] == [single]
     refused = cli("--delete", "--session-name", "Twin", "--user-id", user)
-    assert refused.code == 2 and "2 session(s) match" in refused.err
+    assert refused.code == 2 and "2 session(s) match" in refused.err and all(sid in refused.err for sid in twins)
     assert all(detail(agentos, sid) is not None for sid in twins)
     assert sorted(cli.json("--delete", "--session-name", "Twin", "--user-id", user, "--yes")["deleted"]) == sorted(
         twins

@@ -243,7 +243,7 @@ async def clear_set(api: SessionsApi, request: Request) -> Result:
         for session in sessions:
             owner_path(session, "fork", FORKABLE_TYPES)  # refuse a workflow before any session is cleared
     if not request.chosen_by_ids(resolved.sessions):
-        request.confirm_set(len(sessions))
+        request.confirm_set(sessions)
     request.confirm(f"clear all runs of {len(sessions)} session(s)")
     for session in sessions[:1]:  # the backup folder is the same for all: refuse an unusable one before any clear
         check_destination(backup_path(request, session["session_id"]), "--backup-dir")

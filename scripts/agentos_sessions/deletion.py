@@ -31,7 +31,7 @@ async def delete_sessions(api: SessionsApi, request: Request) -> Result:
         return Result("dry_run", whole_document(resolved.sessions), note=note)
     resolved = await resolve(api, request.selection, {}, request.progress)
     if not request.chosen_by_ids(resolved.sessions):
-        request.confirm_set(len(resolved.sessions))
+        request.confirm_set(resolved.sessions)
     outcome = await delete_in_batches(api, request, resolved)
     return Result("deleted", outcome, outcome_exit(outcome), outcome_note(outcome))
 

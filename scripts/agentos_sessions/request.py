@@ -26,6 +26,10 @@ def owner_type(args: argparse.Namespace) -> str | None:
     return owners[0] if owners else None
 
 
+# At most this many ids are named in a refusal that asks for --yes.
+SHOWN_IDS = 10
+
+
 class Request(NamedTuple):
     """The parsed command line, checked, with what the actions need from it."""
 
@@ -51,15 +55,14 @@ class Request(NamedTuple):
                 "add filters (--agent-id, --user-id, --type, --name, --before, ...) or --all --yes",
             )
 
-    def confirm_set(self, count: int) -> None:
-        """A write chosen by filters (or by a name that several sessions have) needs --yes."""
+    def confirm_set(self, sessions: list[dict[str, Any]]) -> None:
+        """A write chosen by filters (or by a name that several sessions have) needs --yes; a few are named."""
         if not self.args.yes:
-            counted = (
-                f"up to {count} session(s) match (run filters are checked when writing)"
-                if self.filters.needs_runs()
-                else f"{count} session(s) match"
+            ids = [session["session_id"] for session in sessions]
+            named = f": {', '.join(ids)}" if self.selection.session_names and len(ids) <= SHOWN_IDS else ""
+            usage_error(
+                f"{len(ids)} session(s) match{named}; nothing changed", "check them with --dry-run, then add --yes"
             )
-            usage_error(f"{counted}; nothing changed", "check them with --dry-run, then add --yes")
 
     def chosen_by_ids(self, sessions: list[dict[str, Any]]) -> bool:
         """True when ids and names pick the sessions one for one (each name matches one), so no --yes is needed."""

@@ -121,7 +121,7 @@ async def update_set(api: SessionsApi, request: Request) -> Result:
     resolved = await resolve(api, request.selection, None, request.progress)
     refuse_summary_of_workflows(resolved.sessions, request)
     if not request.chosen_by_ids(resolved.sessions):
-        request.confirm_set(len(resolved.sessions))
+        request.confirm_set(resolved.sessions)
     written = await patch_each(api, request, resolved)
     outcome = await verified(api, request, resolved, written)
     return Result("updated", outcome, outcome_exit(outcome), outcome_note(outcome))
