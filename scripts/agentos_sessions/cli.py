@@ -12,6 +12,7 @@ import json
 import os
 import re
 import sys
+import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -78,7 +79,7 @@ FLAG_ACTIONS = {
     "page": ("list",),
     "sort_by": ("list",),
     "sort_order": ("list",),
-    "all": SET_ACTIONS,
+    "all": (*SET_ACTIONS, "runs"),
     "session_id": EVERY_ACTION_BUT_RESTORE,
     "session_name": (*NARROWED, "chat"),
     "agent_id": EVERY_ACTION_BUT_RESTORE,
@@ -93,8 +94,11 @@ FLAG_ACTIONS = {
     "min_runs": NARROWED,
     "max_runs": NARROWED,
     "search": NARROWED,
+    "where": NARROWED,
     "name": (*NARROWED, "create"),
     "status": ("runs",),
+    "last": ("runs",),
+    "first": ("runs",),
     "since": ("runs",),
     "until": ("runs",),
     "state": ("create", "update"),
@@ -108,11 +112,14 @@ FLAG_ACTIONS = {
     "count": ("list",),
     "group_by": ("list",),
     "fields": ("list", "delete", "update", "clear", "inspect", "runs", "run", "rename", "fork", "create", "restore"),
+    "runs": ("list",),
 }
 # What --update --dry-run shows of each session: what it would write.
 UPDATE_PREVIEW_FIELDS = ("session_id", "session_state", "metadata", "summary")
 # Actions on exactly one session, named by --session-id or --session-name.
 ONE_SESSION_ACTIONS = ("rename", "runs", "run", "inspect", "fork", "compact")
+# Of those, the ones that also take a set (any selection), answering per session.
+ALSO_ON_SETS = ("runs",)
 # Each action's function, as "module.function" in this package; modules load only when run.
 ACTIONS = {
     "list": "sessions.list_sessions",
@@ -206,9 +213,41 @@ def sort_field(text: str) -> str:
     return text
 
 
+# A duration before now that a DATE may be: 90m, 12h, 30d, 2w.
+DURATION_UNITS = {"m": 60, "h": 3600, "d": 86_400, "w": 604_800}
+DATE_FORMS = "ISO 8601 (2026-11-28T14:00:00Z, 20261128), Unix seconds, or a time ago (90m, 12h, 30d, 2w)"
+
+
+class RelativeMoment(int):
+    """Unix seconds worked out from a duration before now; `cutoff` is that moment in UTC ISO 8601."""
+
+    @property
+    def cutoff(self) -> str:
+        return datetime.fromtimestamp(self, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def current_time() -> float:
+    """Now, in Unix seconds (a function, so tests can fix the clock)."""
+    return time.time()
+
+
+def time_ago(value: str) -> RelativeMoment | None:
+    """`30d` and the like as the moment that long before now; None when `value` is not a duration."""
+    match = re.fullmatch(r"(\d{1,9})([mhdw])", value)
+    if not match:
+        return None
+    moment = int(current_time()) - int(match.group(1)) * DURATION_UNITS[match.group(2)]
+    if int(match.group(1)) < 1 or moment < 0:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a usable time ago; use {DATE_FORMS}")
+    return RelativeMoment(moment)
+
+
 def point_in_time(text: str) -> int:
-    """An argparse type: ISO 8601 (YYYYMMDD is a date; UTC unless it says), or Unix seconds of 10+ digits."""
+    """An argparse type: ISO 8601 (YYYYMMDD is a date; UTC unless it says), Unix seconds of 10+ digits, or 30d."""
     value = text.strip()
+    relative = time_ago(value)
+    if relative is not None:
+        return relative
     if re.fullmatch(r"\d{10,}(\.\d+)?", value):
         seconds = float(value)
         if seconds > MAX_UNIX_SECONDS:
@@ -216,15 +255,30 @@ def point_in_time(text: str) -> int:
         return int(seconds)
     if re.fullmatch(r"\d+(\.\d+)?", value) and not re.fullmatch(r"\d{8}", value):
         raise argparse.ArgumentTypeError(
-            f"{value[:20]!r} is ambiguous; write a date as 2026-01-31 or 20260131, Unix seconds with 10 or more digits"
+            f"{value[:20]!r} is ambiguous; write a date as 2026-01-31 or 20260131, Unix seconds with 10 or more digits,"
+            " or a time ago with its unit (90m, 12h, 30d, 2w)"
         )
     try:
         moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
         return int((moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp())
     except (ValueError, OverflowError):
+        raise argparse.ArgumentTypeError(f"cannot read {text[:40]!r} as a date; use {DATE_FORMS}") from None
+
+
+def where_clause(text: str) -> tuple[str, str, bool, Any]:
+    """An argparse type: metadata.KEY or session_state.KEY, with =VALUE (JSON if it parses, else text)."""
+    field, dot, rest = text.partition(".")
+    key, equals, value_text = rest.partition("=")
+    if field not in ("metadata", "session_state") or not dot or not key:
         raise argparse.ArgumentTypeError(
-            f"cannot read {text!r} as a date; use ISO 8601 (2026-11-28T14:00:00Z, 20261128) or Unix seconds"
-        ) from None
+            f"cannot read --where {text[:40]!r}; use metadata.KEY=VALUE, metadata.KEY (the key exists),"
+            " session_state.KEY=VALUE or session_state.KEY"
+        )
+    try:
+        value = strict_json(value_text) if equals else None
+    except (ValueError, RecursionError):  # not JSON: compared as the text itself
+        value = value_text
+    return field, key, bool(equals), value
 
 
 def field_names(text: str) -> tuple[str, ...]:
@@ -286,8 +340,9 @@ exit codes:
   130 interrupted   141 stdout closed before the result was written (the action itself ran)
 
 dates (DATE):
-  ISO 8601: 2026-11-28, 20261128, 2026-11-28T14:00:00Z (UTC unless it says); or Unix seconds
-  (10 or more digits). Other all-digit values are ambiguous and refused.
+  ISO 8601: 2026-11-28, 20261128, 2026-11-28T14:00:00Z (UTC unless it says); Unix seconds
+  (10 or more digits); or a time ago: 90m, 12h, 30d, 2w (listings and dry runs report the
+  cutoff in meta.cutoffs). Other all-digit values are ambiguous and refused.
 
 environment:
   AGENTOS_URL            default for --base-url
@@ -322,7 +377,7 @@ def build_parser(prog: str = SCRIPT_NAME) -> Parser:
     connection.add_argument("--json", action="store_true", help="print one JSON document on stdout")
 
     actions = parser.add_argument_group("actions (default: list sessions)").add_mutually_exclusive_group()
-    actions.add_argument("--show-runs", action="store_true", help="list the runs of --session-id")
+    actions.add_argument("--show-runs", action="store_true", help="list the runs of the selected session(s)")
     actions.add_argument("--create", action="store_true", help="create a session (--agent-id/--team-id/--workflow-id)")
     actions.add_argument("--rename", metavar="NAME", help="rename --session-id")
     actions.add_argument(
@@ -365,6 +420,13 @@ def build_parser(prog: str = SCRIPT_NAME) -> Parser:
     selection.add_argument("--min-runs", type=non_negative_int, metavar="N", help="only sessions with at least N runs")
     selection.add_argument("--max-runs", type=non_negative_int, metavar="N", help="only sessions with at most N runs")
     selection.add_argument("--search", metavar="TEXT", help="only sessions where a run's input or output contains TEXT")
+    selection.add_argument(
+        "--where",
+        type=where_clause,
+        action="append",
+        metavar="F.KEY[=V]",
+        help="metadata.KEY[=VALUE] or session_state.KEY[=VALUE] (repeatable, all hold)",
+    )
 
     listing = parser.add_argument_group("listing")
     listing.add_argument("--limit", type=page_size, help="sessions per page (default 20)")
@@ -373,6 +435,7 @@ def build_parser(prog: str = SCRIPT_NAME) -> Parser:
     listing.add_argument("--sort-by", type=sort_field, help=f"one of {', '.join(SORT_FIELDS)} (default created_at)")
     listing.add_argument("--sort-order", choices=("asc", "desc"), help="default desc (newest first)")
     listing.add_argument("--count", action="store_true", help="print how many sessions match, not the sessions")
+    listing.add_argument("--runs", action="store_true", help="with --count: also their runs in total")
     listing.add_argument(
         "--group-by", choices=GROUP_FIELDS, metavar="FIELD", help=f"with --count: per {', '.join(GROUP_FIELDS)}"
     )
@@ -387,6 +450,9 @@ def build_parser(prog: str = SCRIPT_NAME) -> Parser:
     runs.add_argument("--status", type=run_status, action="append", help="only runs with this status (repeatable)")
     runs.add_argument("--since", type=point_in_time, metavar="DATE", help="only runs created at or after DATE")
     runs.add_argument("--until", type=point_in_time, metavar="DATE", help="only runs created at or before DATE")
+    newest_or_oldest = runs.add_mutually_exclusive_group()
+    newest_or_oldest.add_argument("--last", type=positive_int, metavar="N", help="the newest N runs of each session")
+    newest_or_oldest.add_argument("--first", type=positive_int, metavar="N", help="the oldest N runs of each session")
 
     values = parser.add_argument_group("values for --create and --update")
     values.add_argument("--state", type=json_object, metavar="JSON", help="session state, a JSON object")
@@ -517,14 +583,18 @@ def build_request(args: argparse.Namespace, action: str, as_json: bool) -> Reque
     check_flags_fit(args, action)
     selection = build_selection(args, action)
     named = len(selection.session_ids) + len(selection.session_names)
-    if action in ONE_SESSION_ACTIONS and not named:
+    if action in ALSO_ON_SETS and not named and selection.is_empty() and not args.all:
+        usage_error("--show-runs needs --session-id, --session-name or filters", "or --all for every session")
+    if action in ONE_SESSION_ACTIONS and action not in ALSO_ON_SETS and not named:
         usage_error("this action needs --session-id or --session-name", "find sessions by listing them")
-    if named > 1 and action in (*ONE_SESSION_ACTIONS, "chat"):
+    if named > 1 and action in (*ONE_SESSION_ACTIONS, "chat") and action not in ALSO_ON_SETS:
         usage_error("this action works on one session: give one --session-id or --session-name", "see --help")
     check_fields(args, action)
     check_paging(args, selection)
     if args.group_by and not args.count:
         usage_error("--group-by goes with --count", "e.g. --count --group-by user_id")
+    if args.runs and not args.count:
+        usage_error("--runs goes with --count", "e.g. --count --runs --group-by agent_id")
     if args.all and args.page:
         usage_error("--all fetches every page, so --page does not apply", "drop --page, or --all")
     if action in ("update", "clear", "export") and selection.is_empty() and not args.all:
@@ -570,7 +640,7 @@ def check_paging(args: argparse.Namespace, selection: Selection) -> None:
 
 def build_selection(args: argparse.Namespace, action: str) -> Selection:
     """The ids, names and filters given; for --create and --fork, --name is the new name, not a filter."""
-    from .filters import Filters, Selection
+    from .filters import Filters, Selection, WhereClause
     from .model import checked_id
     from .request import owner_type
 
@@ -595,6 +665,7 @@ def build_selection(args: argparse.Namespace, action: str) -> Selection:
         args.min_runs,
         args.max_runs,
         args.search,
+        tuple(WhereClause(*clause) for clause in args.where or ()),
     )
     ids = tuple(checked_id(value, "--session-id") for value in args.session_id or [])
     names = tuple(args.session_name or [])
@@ -617,7 +688,7 @@ def check_flags_fit(args: argparse.Namespace, action: str) -> None:
 def feedback_for(action: str, as_json: bool) -> tuple[Callable[[int, int], None] | None, Callable[[str], None] | None]:
     """A progress bar and live chat output, only where a person is watching."""
     progress = on_chunk = None
-    if action in ("list", "delete") and sys.stderr.isatty():
+    if action in ("list", "delete", "runs") and sys.stderr.isatty():
         from .output import PagesProgress
 
         progress = PagesProgress()
@@ -645,19 +716,26 @@ def action_for(name: str) -> Action:
     return getattr(families[family], function)
 
 
+def pins_one_session(action: str, request: Request) -> bool:
+    """True when the action works on one session that must be found first (by name, or narrowed by filters)."""
+    if action in ALSO_ON_SETS:
+        return request.selection.is_single()
+    return action in ONE_SESSION_ACTIONS or (action == "chat" and bool(request.selection.session_names))
+
+
 async def run(action: str, settings: Settings, request: Request) -> Result:
     """Open the API once and run the action."""
     from .api import SessionsApi
-    from .model import shaped
+    from .model import shaped, with_cutoffs
     from .request import pin_single_session
     from .selection import LOOKUP_CONCURRENCY, PAGE_CONCURRENCY
 
     try:
         async with SessionsApi(settings, max(PAGE_CONCURRENCY, LOOKUP_CONCURRENCY)) as api:
-            if action in ONE_SESSION_ACTIONS or (action == "chat" and request.selection.session_names):
+            if pins_one_session(action, request):
                 request = await pin_single_session(api, request)
             result = await with_counts_asked_for(api, request, await action_for(action)(api, request))
-            result = shaped(result, request.args.fields)
+            result = with_cutoffs(shaped(result, request.args.fields), request.cutoffs())
     finally:
         close = getattr(request.progress, "close", None)
         if close:

@@ -6,9 +6,43 @@
 from __future__ import annotations
 
 import json
+from bisect import bisect_left, bisect_right
 from typing import Any, NamedTuple
 
-from .model import component_of, parse_api_time
+from .model import SNIPPET_LIMIT, component_of, parse_api_time, printable, search_match
+
+# The session fields --where can select on (AgentOS itself has no such filter).
+WHERE_FIELDS = ("metadata", "session_state")
+
+
+class WhereClause(NamedTuple):
+    """One --where: FIELD.KEY exists, or (with a value) equals VALUE as JSON."""
+
+    field: str
+    key: str
+    has_value: bool = False
+    value: Any = None
+
+    def holds(self, session: dict[str, Any]) -> bool:
+        """True when the session's field has the key (with the value, when one was given)."""
+        container = session.get(self.field)
+        if not isinstance(container, dict) or self.key not in container:
+            return False
+        return not self.has_value or json_equal(container[self.key], self.value)
+
+
+def json_equal(left: Any, right: Any) -> bool:
+    """Equality as JSON sees it: `true` is not `1`, `1` is `1.0`, objects and arrays compared deeply."""
+    if isinstance(left, bool) or isinstance(right, bool):
+        return type(left) is type(right) and left == right
+    if isinstance(left, dict) and isinstance(right, dict):
+        return left.keys() == right.keys() and all(json_equal(left[key], right[key]) for key in left)
+    if isinstance(left, list) and isinstance(right, list):
+        return len(left) == len(right) and all(json_equal(a, b) for a, b in zip(left, right, strict=True))
+    numbers = (int, float)
+    if isinstance(left, numbers) and isinstance(right, numbers):
+        return left == right
+    return type(left) is type(right) and left == right
 
 
 class Filters(NamedTuple):
@@ -25,6 +59,7 @@ class Filters(NamedTuple):
     min_runs: int | None = None
     max_runs: int | None = None
     search: str | None = None
+    where: tuple[WhereClause, ...] = ()
 
     def server_params(self) -> dict[str, str]:
         """Query parameters AgentOS applies itself.
@@ -51,7 +86,7 @@ class Filters(NamedTuple):
     def needs_local_pass(self) -> bool:
         """True when some filter can only be applied here, after fetching."""
         times = (self.before, self.after, self.updated_before, self.updated_after)
-        return bool(self.name) or any(value is not None for value in times) or self.needs_runs()
+        return bool(self.name or self.where) or any(value is not None for value in times) or self.needs_runs()
 
     def needs_runs(self) -> bool:
         """True when the runs of each candidate must be read: AgentOS cannot filter on them."""
@@ -67,6 +102,8 @@ class Filters(NamedTuple):
             return False
         if self.name and self.name.casefold() not in (session.get("session_name") or "").casefold():
             return False
+        if not all(clause.holds(session) for clause in self.where):
+            return False
         created, updated = parse_api_time(session.get("created_at")), parse_api_time(session.get("updated_at"))
         return within(created, self.after, self.before) and within(updated, self.updated_after, self.updated_before)
 
@@ -81,8 +118,23 @@ class Filters(NamedTuple):
         needle = self.search.casefold()
         return any(needle in text.casefold() for run in runs or [] for text in run_texts(run))
 
+    def search_matches(self, runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Where --search matched: per matching run, the part (input first, then reply) and a snippet."""
+        found = []
+        for run in runs if self.search else []:
+            for where, text in run_parts(run):
+                span = folded_find(text, self.search or "")
+                if span:
+                    found.append(search_match(run, where, snippet(text, *span)))
+                    break
+        return found
+
+    def run_matches(self, run: dict[str, Any]) -> bool:
+        """True when --search is not given, or finds its text in this run's input or reply."""
+        return not self.search or any(folded_find(text, self.search) for _where, text in run_parts(run))
+
     def is_empty(self) -> bool:
-        return all(value is None or value == "" for value in self)
+        return all(value is None or value in ("", ()) for value in self)
 
 
 def within(moment: int, start: int | None, end: int | None) -> bool:
@@ -90,13 +142,60 @@ def within(moment: int, start: int | None, end: int | None) -> bool:
     return (start is None or moment >= start) and (end is None or moment < end)
 
 
-def run_texts(run: dict[str, Any]) -> list[str]:
-    """The user's input and the reply of a run, as text, whichever fields carry them."""
+def run_parts(run: dict[str, Any]) -> list[tuple[str, str]]:
+    """("input", text) and ("reply", text) of a run, whichever fields carry them, as text."""
     given = run.get("run_input")
     if isinstance(given, dict):
         given = given.get("input_content", given)
-    reply = run.get("content")
-    return [value if isinstance(value, str) else json.dumps(value) for value in (given, reply) if value is not None]
+    parts = (("input", given), ("reply", run.get("content")))
+    return [(where, text if isinstance(text, str) else json.dumps(text)) for where, text in parts if text is not None]
+
+
+def run_texts(run: dict[str, Any]) -> list[str]:
+    """The user's input and the reply of a run, as text."""
+    return [text for _where, text in run_parts(run)]
+
+
+def folded_find(text: str, needle: str) -> tuple[int, int] | None:
+    """(start, end) in `text` of the first case-insensitive occurrence of `needle` (casefold, as the filter)."""
+    folded_needle = needle.casefold()
+    # casefold can lengthen a character ("ß" -> "ss"): keep where each character starts when folded.
+    starts, offset = [], 0
+    for character in text:
+        starts.append(offset)
+        offset += len(character.casefold())
+    position = "".join(character.casefold() for character in text).find(folded_needle)
+    if position < 0 or not folded_needle:
+        return None
+    first = bisect_right(starts, position) - 1
+    return first, max(bisect_left(starts, position + len(folded_needle)), first + 1)
+
+
+def shown_character(character: str) -> str:
+    """A character as a snippet shows it: line breaks and tabs as a space, other controls as \\uXXXX."""
+    return " " if character in "\n\r\t" else printable(character)
+
+
+def snippet(text: str, start: int, end: int, limit: int = SNIPPET_LIMIT) -> str:
+    """At most `limit` shown characters of `text` around [start, end), "…" where it was cut."""
+    # Only a window around the match is ever shown, so a long run costs no more than a short one.
+    low, high = max(0, start - limit), min(len(text), max(end, start + limit) + limit)
+    shown = {index: shown_character(text[index]) for index in range(low, high)}
+    if high - low == len(text) and sum(map(len, shown.values())) <= limit:
+        return "".join(shown.values())
+    room = limit - 2  # for an "…" at either end
+    first = last = start
+    while last < end and len(shown[last]) <= room:
+        room, last = room - len(shown[last]), last + 1
+    grew = True
+    while grew:  # context after and before the match, in turn, while it fits
+        grew = False
+        if last < high and len(shown[last]) <= room:
+            room, last, grew = room - len(shown[last]), last + 1, True
+        if first > low and len(shown[first - 1]) <= room:
+            room, first, grew = room - len(shown[first - 1]), first - 1, True
+    before, after = "…" if first > 0 else "", "…" if last < len(text) else ""
+    return before + "".join(shown[index] for index in range(first, last)) + after
 
 
 class Selection(NamedTuple):

@@ -233,6 +233,7 @@ SESSION_FIELDS = (
     "user_id", "session_state", "metadata", "session_summary", "created_at", "updated_at", "run_count",
     "metrics", "total_tokens", "chat_history", "agent_data", "team_data", "workflow_data", "session_data",
     "agent_session_id", "runs_removed", "runs_not_restored", "backup", "copy_session_id", "forked_from_session_id",
+    "matches",
 )  # fmt: skip
 RUN_FIELDS = (
     "run_id", "status", "created_at", "run_input", "content", "component_id", "agent_id", "team_id",
@@ -244,7 +245,7 @@ RUN_FIELDS = (
 CONCISE_SESSION_FIELDS = (
     "session_id", "session_name", "session_type", "agent_id", "team_id", "workflow_id", "user_id",
     "session_state", "metadata", "session_summary", "created_at", "updated_at", "run_count",
-    "runs_removed", "runs_not_restored", "backup", "copy_session_id", "forked_from_session_id",
+    "runs_removed", "runs_not_restored", "backup", "copy_session_id", "forked_from_session_id", "matches",
 )  # fmt: skip
 CONCISE_RUN_FIELDS = ("run_id", "status", "created_at", "run_input", "content")
 GROUP_FIELDS = ("user_id", "component_id", "agent_id", "team_id", "workflow_id", "session_type")
@@ -276,6 +277,48 @@ LIST_KINDS = ("sessions", "dry_run", "clear_preview")
 PAGE_META_FIELDS = ("total_count", "page", "limit", "total_pages", "cutoffs")
 # Outcomes whose entries are sessions (their id and what was, or would be, written), narrowed by --fields.
 SESSION_ENTRY_KINDS = {"updated": "updated", "update_preview": "data"}
+# Answers that carry `meta`, where the absolute cutoffs of relative dates are reported.
+CUTOFF_KINDS = (*LIST_KINDS, "update_preview", "session_runs")
+
+# Where --search matched, per run: {"run_id", "created_at", "where": "input"|"reply", "snippet"}.
+MATCH_FIELDS = ("run_id", "created_at", "where", "snippet")
+SNIPPET_LIMIT = 160
+
+
+def search_match(run: dict[str, Any], where: str, snippet: str) -> dict[str, Any]:
+    """One entry of a session's `matches`."""
+    return dict(zip(MATCH_FIELDS, (run.get("run_id"), run.get("created_at"), where, snippet), strict=True))
+
+
+def session_runs(session: dict[str, Any], runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """One session of a set's --show-runs: {"session_id", "session_name", "runs"}."""
+    return {"session_id": session["session_id"], "session_name": session.get("session_name") or "", "runs": runs}
+
+
+def sets_of_runs(entries: list[dict[str, Any]]) -> dict[str, Any]:
+    """--show-runs over a set: {"data": [session_runs...], "meta": {"total_count": sessions}}."""
+    return {"data": entries, "meta": {"total_count": len(entries)}}
+
+
+def run_totals(sessions: list[dict[str, Any]], group_by: str | None) -> dict[str, Any]:
+    """--count --runs: {"count", "runs"}, and per --group-by value {"count", "runs"}, largest first."""
+    totals: dict[str, Any] = {"count": len(sessions), "runs": sum(s.get("run_count", 0) for s in sessions)}
+    if group_by:
+        groups: dict[str, dict[str, int]] = {}
+        for session in sessions:
+            group = groups.setdefault(str(field_value(session, group_by) or "(none)"), {"count": 0, "runs": 0})
+            group["count"] += 1
+            group["runs"] += session.get("run_count", 0)
+        totals["groups"] = dict(sorted(groups.items(), key=lambda item: (-item[1]["count"], item[0])))
+    return totals
+
+
+def with_cutoffs(result: Result, cutoffs: dict[str, str]) -> Result:
+    """The answer with the absolute cutoffs of relative dates in `meta.cutoffs` (UTC ISO 8601), if any."""
+    if not cutoffs or result.kind not in CUTOFF_KINDS:
+        return result
+    meta = {**result.data.get("meta", {}), "cutoffs": cutoffs}
+    return result._replace(data={**result.data, "meta": meta})
 
 
 def shaped(result: Result, fields: tuple[str, ...] | None) -> Result:
@@ -290,13 +333,19 @@ def shaped(result: Result, fields: tuple[str, ...] | None) -> Result:
         key = SESSION_ENTRY_KINDS[result.kind]
         data = {**data, key: [projected(entry, fields, every=True) for entry in data[key]]}
     elif result.kind == "runs":
-        runs = (
-            data["data"] if fields else [{**run, "run_input": run_text(run.get("run_input"))} for run in data["data"]]
-        )
-        data = {**data, "data": [concise(run, fields, CONCISE_RUN_FIELDS) for run in runs]}
+        data = {**data, "data": concise_runs(data["data"], fields)}
     elif result.kind in ("run", "forked") and fields:
         data = projected(data, fields, every=True)
+    elif result.kind == "session_runs":
+        data = {**data, "data": [{**entry, "runs": concise_runs(entry["runs"], fields)} for entry in data["data"]]}
     return result._replace(data=data, fields=fields)
+
+
+def concise_runs(runs: list[dict[str, Any]], fields: tuple[str, ...] | None) -> list[dict[str, Any]]:
+    """Runs as --fields asks (every key, null when absent), else their concise fields with the input as text."""
+    if not fields:
+        runs = [{**run, "run_input": run_text(run.get("run_input"))} for run in runs]
+    return [concise(run, fields, CONCISE_RUN_FIELDS) for run in runs]
 
 
 def json_document(result: Result) -> Any:

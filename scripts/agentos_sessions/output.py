@@ -35,7 +35,7 @@ def print_chunk(text: str) -> None:
 
 
 # What each long fetch is called on its progress bar.
-PROGRESS_LABELS = {"pages": "fetching sessions", "sessions": "reading runs"}
+PROGRESS_LABELS = {"pages": "fetching sessions", "sessions": "reading runs", "runs": "reading runs per session"}
 
 
 class PagesProgress:

@@ -79,8 +79,9 @@ def sessions_table(document: dict[str, Any]) -> Table:
     if "page" in meta:
         title = f"Sessions (page {meta['page']} of {meta.get('total_pages', 1)}, {meta.get('total_count', 0)} total)"
     counted = any("run_count" in session for session in document["data"])
-    columns = ["Session ID", "Name", "Type", "Component", "User", "Created", "Updated", *(["Runs"] if counted else [])]
-    table = new_table(*columns, title=title)
+    searched = any("matches" in session for session in document["data"])
+    columns = ["Session ID", "Name", "Type", "Component", "User", "Created", "Updated"]
+    table = new_table(*columns, *(["Runs"] if counted else []), *(["Match"] if searched else []), title=title)
     for session in document["data"]:
         row = [
             session["session_id"],
@@ -91,8 +92,18 @@ def sessions_table(document: dict[str, Any]) -> Table:
             format_time(session.get("created_at")),
             format_time(session.get("updated_at")),
         ]
-        table.add_row(*row, *([str(session.get("run_count", ""))] if counted else []))
+        table.add_row(
+            *row,
+            *([str(session.get("run_count", ""))] if counted else []),
+            *([first_snippet(session)] if searched else []),
+        )
     return table
+
+
+def first_snippet(session: dict[str, Any]) -> str:
+    """Where --search first matched in a session, for a table: the part and the snippet."""
+    matches = session.get("matches") or [{}]
+    return f"{matches[0].get('where', '')}: {matches[0].get('snippet', '')}" if matches[0] else ""
 
 
 def field_table(rows: Iterable[tuple[str, Any]], title: str | None = None) -> Table:
@@ -122,9 +133,10 @@ def session_rows(session: dict[str, Any]) -> list[tuple[str, Any]]:
     return rows + [(key, str(session[key])) for key in extras if key in session]
 
 
-def runs_table(document: dict[str, Any]) -> Table:
+def runs_table(document: dict[str, Any], title: str | None = None) -> Table:
     """The runs of a session, oldest first."""
-    table = new_table("Run ID", "Status", "Created", "Input", "Output", title=f"Runs of {document['session_id']}")
+    title = title or f"Runs of {document['session_id']}"
+    table = new_table("Run ID", "Status", "Created", "Input", "Output", title=title)
     for run in document["data"]:
         table.add_row(
             run.get("run_id", ""),
@@ -134,6 +146,25 @@ def runs_table(document: dict[str, Any]) -> Table:
             shorten(run.get("content")),
         )
     return table
+
+
+def session_runs_title(entry: dict[str, Any]) -> str:
+    """The heading of one session's runs in a set: its id, its name, how many runs are shown."""
+    name = f" ({shorten(entry['session_name'])})" if entry.get("session_name") else ""
+    return f"Runs of {entry['session_id']}{name}: {len(entry['runs'])} shown"
+
+
+def session_runs_view(document: dict[str, Any], fields: tuple[str, ...] | None = None) -> RenderableType:
+    """--show-runs over a set: a table per session, in the selection's order."""
+    tables: list[RenderableType] = []
+    for entry in document["data"]:
+        title = session_runs_title(entry)
+        as_runs = {"session_id": entry["session_id"], "data": entry["runs"]}
+        if not entry["runs"]:
+            tables.append(Text(printable(title)))
+        else:
+            tables.append(fields_table(entry["runs"], fields, title) if fields else runs_table(as_runs, title))
+    return Group(*tables) if tables else "no sessions match"
 
 
 def run_input_text(run: dict[str, Any]) -> str:
@@ -272,6 +303,7 @@ TABLE_RENDERERS: dict[str, Callable[[Any], RenderableType | str]] = {
     "forked": forked_table,
     "compaction": compaction_table,
     "runs": runs_table,
+    "session_runs": session_runs_view,
     "run": run_view,
     "deleted": outcome_table,
     "exported": exported_line,
@@ -305,6 +337,8 @@ def fields_table(items: list[dict[str, Any]], fields: tuple[str, ...], title: st
 def for_people(result: Result) -> RenderableType | str:
     """The table (or line of text) a person sees for a result."""
     fields = result.fields
+    if fields and result.kind == "session_runs":
+        return session_runs_view(result.data, fields)
     if fields and result.kind in (*LIST_KINDS, "runs", "update_preview"):
         table = fields_table(result.data["data"], fields)
         title = FIELDS_TABLE_TITLES.get(result.kind)
@@ -317,9 +351,11 @@ def for_people(result: Result) -> RenderableType | str:
 
 def count_view(counted: dict[str, Any]) -> RenderableType | str:
     """--count: the number, or a table of groups, largest first."""
+    runs = f", {counted['runs']} runs" if "runs" in counted else ""
     if "groups" not in counted:
-        return str(counted["count"])
-    table = new_table("Value", "Sessions", title=f"{counted['count']} sessions")
-    for value, number in counted["groups"].items():
-        table.add_row(value, str(number))
+        return f"{counted['count']} sessions{runs}" if runs else str(counted["count"])
+    table = new_table("Value", "Sessions", *(["Runs"] if runs else []), title=f"{counted['count']} sessions{runs}")
+    for value, group in counted["groups"].items():
+        numbers = [str(group["count"]), str(group["runs"])] if runs else [str(group)]
+        table.add_row(value, *numbers)
     return table

@@ -17,6 +17,9 @@ from .selection import Filters, Progress, Selection, SeveralMatch, pin_session
 if TYPE_CHECKING:
     from .api import SessionsApi
 
+# The flags that take a DATE, as argparse names them.
+DATE_FLAGS = ("before", "after", "updated_before", "updated_after", "since", "until")
+
 
 def owner_type(args: argparse.Namespace) -> str | None:
     """Which of --agent-id, --team-id, --workflow-id was given (at most one)."""
@@ -99,6 +102,11 @@ class Request(NamedTuple):
 
     def scope_kwargs(self) -> dict[str, Any]:
         return {"user_id": self.args.user_id, "db_id": self.args.db_id, "table": self.args.table}
+
+    def cutoffs(self) -> dict[str, str]:
+        """The absolute cutoff (UTC ISO 8601) of each DATE flag given as a time ago, by flag name."""
+        given = {name: getattr(self.args, name, None) for name in DATE_FLAGS}
+        return {name: value.cutoff for name, value in given.items() if hasattr(value, "cutoff")}
 
     def run_filters(self) -> dict[str, Any]:
         params: dict[str, Any] = {"status": self.args.status}

@@ -111,7 +111,7 @@ def whole_document(sessions: list[dict[str, Any]]) -> dict[str, Any]:
 async def with_run_filters(
     api: SessionsApi, sessions: list[dict[str, Any]], filters: Filters, progress: Progress | None = None
 ) -> list[dict[str, Any]]:
-    """The sessions that pass --min-runs/--max-runs/--search, each with its `run_count` (read concurrently).
+    """The sessions that pass --min-runs/--max-runs/--search, with `run_count` and `matches` (read concurrently).
 
     A session deleted while the others are read is simply not chosen.
     """
@@ -130,8 +130,10 @@ async def with_run_filters(
         done += 1
         if progress:
             progress(done, len(sessions), "sessions")
-        chosen = run_count >= 0 and filters.matches_runs(runs, run_count)
-        return {**session, "run_count": run_count} if chosen else None
+        if run_count < 0 or not filters.matches_runs(runs, run_count):
+            return None
+        found = {"matches": filters.search_matches(runs or [])} if filters.search else {}
+        return {**session, "run_count": run_count, **found}
 
     checked = await asyncio.gather(*(check(session) for session in sessions))
     return [session for session in checked if session is not None]

@@ -11,17 +11,32 @@ from typing import Any
 
 from .api import SessionsApi
 from .errors import not_agentos
-from .model import Result, api_path, checked_id, detect_session_type, field_value, is_run, outcome_exit
+from .model import (
+    Result,
+    api_path,
+    checked_id,
+    detect_session_type,
+    field_value,
+    is_run,
+    outcome_exit,
+    run_totals,
+    session_runs,
+    sets_of_runs,
+)
 from .request import Request, owner_type
 from .selection import (
     ALL_PAGE_SIZE,
+    LOOKUP_CONCURRENCY,
+    Resolved,
     count_runs,
     fetch_page,
     get_runs,
     get_session,
     page_document,
     resolve,
+    user_of,
     whole_document,
+    with_run_counts,
 )
 
 
@@ -46,21 +61,29 @@ async def listed(api: SessionsApi, request: Request) -> Result:
         if whole
         else page_document(resolved.sessions, args.page or 1, args.limit or 20)
     )
-    note = "\n".join(
+    left = {"refused": resolved.refused, "not_found": resolved.missing}
+    return Result("sessions", document, outcome_exit(left), left_alone_note(resolved))
+
+
+def left_alone_note(resolved: Resolved) -> str:
+    """The stderr lines of a read: sessions refused (ids no URL can address) and ids or names not found."""
+    return "\n".join(
         [*(f"refused {item['session_id']}: {item['reason']}" for item in resolved.refused)]
         + ([f"not found: {', '.join(resolved.missing)}"] if resolved.missing else [])
     )
-    left = {"refused": resolved.refused, "not_found": resolved.missing}
-    return Result("sessions", document, outcome_exit(left), note)
 
 
 async def count_sessions(api: SessionsApi, request: Request) -> dict[str, Any]:
     """How many sessions the selection chooses, and per value of --group-by, largest group first."""
     selection, group_by = request.selection, request.args.group_by
-    if not group_by and not selection.names_sessions() and not selection.filters.needs_local_pass():
+    local = group_by or selection.names_sessions() or selection.filters.needs_local_pass() or request.args.runs
+    if not local:
         document = await fetch_page(api, selection.filters.server_params(), 1, 1)  # AgentOS counts
         return {"count": document["meta"].get("total_count", 0)}
     sessions = (await resolve(api, selection, None, request.progress)).sessions
+    if request.args.runs:
+        counted = sessions if selection.filters.needs_runs() else await with_run_counts(api, sessions, request.progress)
+        return run_totals(counted, group_by)
     if not group_by:
         return {"count": len(sessions)}
     groups = Counter(str(field_value(session, group_by) or "(none)") for session in sessions)
@@ -77,13 +100,45 @@ async def inspect_session(api: SessionsApi, request: Request) -> Result:
 
 
 async def show_runs(api: SessionsApi, request: Request) -> Result:
-    """The runs of one session, filtered by status and time."""
+    """The runs of one session (a list), or of each session of a set; run filters first, then --last/--first."""
+    if not request.selection.is_single():
+        return await show_runs_of_set(api, request)
     session_id = request.single_session_id()
-    params = {**request.user_params(), **request.run_filters()}
-    runs = await get_runs(api, session_id, params)
-    if request.args.status:  # AgentOS before 3.1 ignores `status`, so it is applied here as well
-        runs = [run for run in runs if str(run.get("status", "")).upper() in request.args.status]
+    runs = await chosen_runs(api, request, session_id, request.user_params())
     return Result("runs", {"session_id": session_id, "data": runs})
+
+
+async def chosen_runs(
+    api: SessionsApi, request: Request, session_id: str, user: dict[str, str]
+) -> list[dict[str, Any]]:
+    """A session's runs, oldest first, after --status/--since/--until/--search, then --last/--first."""
+    args = request.args
+    runs = await get_runs(api, session_id, {**user, **request.run_filters()})
+    if args.status:  # AgentOS before 3.1 ignores `status`, so it is applied here as well
+        runs = [run for run in runs if str(run.get("status", "")).upper() in args.status]
+    runs = [run for run in runs if request.filters.run_matches(run)]
+    if args.last:
+        return runs[-args.last :]
+    return runs[: args.first] if args.first else runs
+
+
+async def show_runs_of_set(api: SessionsApi, request: Request) -> Result:
+    """Each selected session with its runs, in the selection's order; reads concurrent and bounded."""
+    resolved = await resolve(api, request.selection, request.order(), request.progress)
+    gate, done = asyncio.Semaphore(LOOKUP_CONCURRENCY), 0
+
+    async def runs_of(session: dict[str, Any]) -> dict[str, Any]:
+        nonlocal done
+        async with gate:
+            runs = await chosen_runs(api, request, session["session_id"], user_of(session))
+        done += 1
+        if request.progress:
+            request.progress(done, len(resolved.sessions), "runs")
+        return session_runs(session, runs)
+
+    entries = await asyncio.gather(*(runs_of(session) for session in resolved.sessions))
+    left = {"refused": resolved.refused, "not_found": resolved.missing}
+    return Result("session_runs", sets_of_runs(entries), outcome_exit(left), left_alone_note(resolved))
 
 
 async def show_run(api: SessionsApi, request: Request) -> Result:
