@@ -305,7 +305,14 @@ def matches_filters(
     )
     texts = [str(v) for run in runs or [] for v in (run.get("run_input"), run.get("content"))]
     search_ok = not args.search or runs is None or any(args.search.casefold() in t.casefold() for t in texts)
-    return owner_ok and user_ok and type_ok and name_ok and times_ok and runs_ok and search_ok
+    where_ok = all(where_holds(session, *clause) for clause in getattr(args, "where", None) or [])
+    return owner_ok and user_ok and type_ok and name_ok and times_ok and runs_ok and search_ok and where_ok
+
+
+def where_holds(session: dict[str, Any], field: str, key: str, has_value: bool, value: Any) -> bool:
+    """The documented meaning of --where FIELD.KEY[=VALUE]."""
+    container = session.get(field)
+    return isinstance(container, dict) and key in container and (not has_value or container[key] == value)
 
 
 def parse_time(value: str | int) -> int:
@@ -327,9 +334,13 @@ def check_list(run: Run) -> None:
     if run.args.count:
         expected = [s for s in run.before.values() if matches_filters(s, run.args)]
         assert document["count"] == len(expected) > 0, run.describe()
+        counts = [group["count"] if run.args.runs else group for group in document.get("groups", {}).values()]
         if run.args.group_by:
-            assert sum(document["groups"].values()) == len(expected), run.describe()
-            assert list(document["groups"].values()) == sorted(document["groups"].values(), reverse=True)
+            assert sum(counts) == len(expected), run.describe()
+            assert counts == sorted(counts, reverse=True)
+        if run.args.runs:
+            runs = sum(len(session_runs(run.server, s["session_id"])) for s in expected)
+            assert document["runs"] == runs > 0, run.describe()
         return assert_unchanged(run)
     sessions, meta = document["data"], document["meta"]
     assert sessions, f"a documented listing shows sessions\n{run.describe()}"
@@ -354,12 +365,27 @@ def check_inspect(run: Run) -> None:
 
 
 def check_runs(run: Run) -> None:
+    if not run.is_single():
+        return check_runs_of_set(run)
     runs = run.json_view()
     assert runs and all(item["run_id"] for item in runs), run.describe()
     if run.args.status:
         assert {item["status"] for item in runs} <= set(run.args.status), run.describe()
     if not run.args.json:
         assert f"Runs of {run.session_id()}" in run.outcome.stdout, run.describe()
+    assert_unchanged(run)
+
+
+def check_runs_of_set(run: Run) -> None:
+    """--show-runs over a set: each chosen session with its runs, at most --last/--first of them."""
+    document = run.json_view()
+    assert sorted(entry["session_id"] for entry in document["data"]) == run.chosen(), run.describe()
+    assert document["meta"]["total_count"] == len(document["data"]) > 0, run.describe()
+    most = run.args.last or run.args.first
+    for entry in document["data"]:
+        everything = session_runs(run.server, entry["session_id"])
+        kept = everything[-most:] if run.args.last else everything[:most] if most else everything
+        assert [r["run_id"] for r in entry["runs"]] == [r["run_id"] for r in kept], run.describe()
     assert_unchanged(run)
 
 
