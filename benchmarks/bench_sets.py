@@ -69,6 +69,7 @@ from bench_cli import (
 from delay_proxy import DelayProxy
 
 FILTER_USER = "bench-filter@example.com"
+RUNS_USER = "bench-runs@example.com"
 SCALE_USERS = ("bench-scale-a@example.com", "bench-scale-b@example.com")
 NOBODY = "bench-nobody@example.com"
 METADATA_CHANGE = {"reviewed": True, "batch": "issue-12"}
@@ -177,6 +178,33 @@ async def main() -> None:
         if keep:
             chosen.append(session.session_id)
     print(json.dumps(chosen))
+
+
+asyncio.run(main())
+""",
+    "last_runs": """
+import asyncio
+import json
+import sys
+
+from agno.client import AgentOSClient
+
+
+async def main() -> None:
+    client = AgentOSClient(base_url=sys.argv[1])
+    user_id = sys.argv[2]
+    sessions, page = [], 1
+    while True:
+        response = await client.get_sessions(user_id=user_id, page=page)
+        sessions.extend(response.data)
+        if page >= (response.meta.total_pages or 1):
+            break
+        page += 1
+    last_runs = {}
+    for session in sessions:
+        runs = await client.get_session_runs(session.session_id, user_id=user_id)
+        last_runs[session.session_id] = [run.run_id for run in runs[-1:]]
+    print(json.dumps(last_runs))
 
 
 asyncio.run(main())
@@ -568,7 +596,49 @@ def figure_scale(bench: SetsBench) -> None:
     )
 
 
-FIGURES: list[Callable[[SetsBench], None]] = [figure_update, figure_run_filters, figure_scale]
+def give_each_runs(bench: SetsBench, session_ids: list[str], user_id: str) -> None:
+    """One real run per session, and a second in every other one, so the last run is not the only one."""
+    with httpx.Client(base_url=bench.url, timeout=60) as client:
+        for order, session_id in enumerate(session_ids):
+            for run in range(order % 2 + 1):
+                form = {"message": f"Question {order}.{run}", "session_id": session_id, "user_id": user_id}
+                client.post("/agents/assistant/runs", data={**form, "stream": "false"}).raise_for_status()
+
+
+def last_run_ids(path: Path, side: str) -> dict[str, list[str]]:
+    """Session id -> the run ids one side printed for it."""
+    document = json.loads(path.read_text())
+    if side == "baseline":
+        return document
+    return {entry["session_id"]: [run["run_id"] for run in entry["runs"]] for entry in document["data"]}
+
+
+def figure_last_runs(bench: SetsBench) -> None:
+    """9: --show-runs --last 1 over one user's sessions against get_session_runs per session, in turn."""
+    count = bench.sizes.candidates
+    session_ids = insert_sessions(bench.db, "bench-runs", (RUNS_USER,), count, int(time.time()))
+    progress(bench, f"figure 9: giving each of {count} sessions one or two real runs")
+    give_each_runs(bench, session_ids, RUNS_USER)
+    warm_script_environment(bench.baselines["last_runs"], "asyncio, json, sys, agno.client")
+    ours = uv_run(bench.cli, "--base-url", bench.url, "--user-id", RUNS_USER, "--show-runs", "--last", "1", "--json")
+    runners = {
+        "last_ours": timed(bench, "last_ours", ours),
+        "last_baseline": timed(bench, "last_baseline", uv_run(bench.baselines["last_runs"], bench.url, RUNS_USER)),
+    }
+    runners["last_ours"]()
+    samples = interleave(runners, bench.sizes.repetitions)
+    label = f"9. --show-runs --last 1 --json, {count} sessions{bench.over_network()}"
+    bench.rows.append(compare(label, samples["last_ours"], samples["last_baseline"], Target(4, True)))
+    ours_runs = last_run_ids(bench.workdir / "last_ours.out", "ours")
+    baseline_runs = last_run_ids(bench.workdir / "last_baseline.out", "baseline")
+    same = ours_runs == baseline_runs and len(ours_runs) == count and all(len(ids) == 1 for ids in ours_runs.values())
+    bench.rows.append(Row("9. same last run of each", f"{len(ours_runs)} sessions", f"{len(baseline_runs)} sessions",
+                          "-", "identical", pass_or_fail(same)))  # fmt: skip
+    if not same:
+        raise BenchError("figure 9: the CLI and the baseline found different last runs")
+
+
+FIGURE_NAMES = {"6": figure_update, "7": figure_run_filters, "8": figure_scale, "9": figure_last_runs}
 
 
 def sizes_line(sizes: SetSizes) -> str:
@@ -662,12 +732,21 @@ def build_parser() -> argparse.ArgumentParser:
         help="reach the server of figures 6 and 7 through a proxy adding MS ms per round trip (default 0)",
     )
     parser.add_argument(
+        "--figures",
+        type=lambda text: text.split(","),
+        default=list(FIGURE_NAMES),
+        metavar="6,7,8,9",
+        help="only these figures (default: all)",
+    )
+    parser.add_argument(
         "--cli", type=Path, default=CLI, metavar="SCRIPT", help="measure another copy of manage_sessions.py (a patch)"
     )
     return parser
 
 
-def run_figures(sizes: SetSizes, workdir: Path, cli: Path, round_trip: float) -> SetsBench:
+def run_figures(
+    sizes: SetSizes, workdir: Path, cli: Path, round_trip: float, figures: list[str] | None = None
+) -> SetsBench:
     """Start the main server (behind the delay proxy if asked), run every figure, stop the server."""
     if is_shim(uv_binary()):
         log(f"warning: {uv_binary()} is a shim script; its start-up is added to both sides of every ratio")
@@ -679,7 +758,7 @@ def run_figures(sizes: SetSizes, workdir: Path, cli: Path, round_trip: float) ->
         if round_trip:
             url = stack.enter_context(DelayProxy(url, round_trip)).url
         bench = SetsBench(url, workdir / "agentos.db", workdir, cli, baselines, sizes, round_trip=round_trip)
-        for figure in FIGURES:
+        for figure in [FIGURE_NAMES[name] for name in figures or FIGURE_NAMES]:
             progress(bench, f"running {figure.__name__}")
             figure(bench)
     progress(bench, "done")
@@ -689,10 +768,13 @@ def run_figures(sizes: SetSizes, workdir: Path, cli: Path, round_trip: float) ->
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark, print the tables, optionally write markdown; return the exit code."""
     args = build_parser().parse_args(argv)
+    if unknown := [name for name in args.figures if name not in FIGURE_NAMES]:
+        build_parser().error(f"unknown figure(s) {', '.join(unknown)}; choose from {', '.join(FIGURE_NAMES)}")
     sizes = QUICK if args.quick else FULL
     started = time.perf_counter()
     bench = measured_in_a_temporary_folder(
-        "agentos-bench-sets-", lambda workdir: run_figures(sizes, workdir, args.cli.resolve(), args.latency / 1000)
+        "agentos-bench-sets-",
+        lambda workdir: run_figures(sizes, workdir, args.cli.resolve(), args.latency / 1000, args.figures),
     )
     if bench is None:
         return 1
@@ -701,10 +783,13 @@ def main(argv: list[str] | None = None) -> int:
         command += f" --latency {args.latency:g}"
     if args.cli.resolve() != CLI:
         command += f" --cli {args.cli}"
+    if args.figures != list(FIGURE_NAMES):
+        command += f" --figures {','.join(args.figures)}"
     bench.notes.append(time_taken(started))
     print(format_table(bench.rows))
-    print()
-    print(format_table(bench.scale_rows, scale_header(sizes)))
+    if bench.scale_rows:
+        print()
+        print(format_table(bench.scale_rows, scale_header(sizes)))
     for note in bench.notes:
         print(f"- {note}")
     if args.output:

@@ -75,6 +75,8 @@ SETS_FIGURE_LINES = (
     "| 8a. --all --json: peak memory ",
     "| 8b. --delete --user-id --before --dry-run --json: time ",
     "| 8b. --delete --user-id --before --dry-run --json: peak memory ",
+    "| 9. --show-runs --last 1 --json, 24 sessions ",
+    "| 9. same last run of each ",
 )
 
 
@@ -82,9 +84,10 @@ SETS_FIGURE_LINES = (
 def test_quick_sets_benchmark_prints_and_writes_every_figure_with_both_sides_agreeing(tmp_path: Path) -> None:
     stdout, report = run_benchmark(SETS_BENCHMARK, tmp_path / "RESULTS-sets.md", "--quick")
     assert_every_line_in_both(SETS_FIGURE_LINES, stdout, report)
-    checks = [line for line in report.splitlines() if line.startswith(("| 6. same ", "| 7a. same ", "| 7b. same "))]
+    same = ("| 6. same ", "| 7a. same ", "| 7b. same ", "| 9. same ")
+    checks = [line for line in report.splitlines() if line.startswith(same)]
     cells = [[cell.strip() for cell in line.strip("|").split("|")] for line in checks]
-    assert len(cells) == 3 and all(row[4:] == ["identical", "pass"] for row in cells), checks
+    assert len(cells) == 4 and all(row[4:] == ["identical", "pass"] for row in cells), checks
     assert "| 40 sessions " in report and "| 400 sessions " in report
     assert "agno 3.1" in report and "- date: " in report and "[RESULTS.md](RESULTS.md)" in report
 
