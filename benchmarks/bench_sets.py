@@ -628,7 +628,8 @@ def figure_last_runs(bench: SetsBench) -> None:
     runners["last_ours"]()
     samples = interleave(runners, bench.sizes.repetitions)
     label = f"9. --show-runs --last 1 --json, {count} sessions{bench.over_network()}"
-    bench.rows.append(compare(label, samples["last_ours"], samples["last_baseline"], Target(4, True)))
+    # Issue 22 sets no target: record the ratio, and that ours is not slower than the loop.
+    bench.rows.append(compare(label, samples["last_ours"], samples["last_baseline"], Target(1, True)))
     ours_runs = last_run_ids(bench.workdir / "last_ours.out", "ours")
     baseline_runs = last_run_ids(bench.workdir / "last_baseline.out", "baseline")
     same = ours_runs == baseline_runs and len(ours_runs) == count and all(len(ids) == 1 for ids in ours_runs.values())
