@@ -305,7 +305,7 @@ def test_where_selects_the_sessions_of_a_set_write(
     updated = cli.json(
         "--user-id", user, "--where", "metadata.topic=pricing", "--update", "--state", '{"x": 1}', "--yes"
     )
-    assert set(updated["updated"]) == {s["bool"], s["number"]}
+    assert {item["session_id"] for item in updated["updated"]} == {s["bool"], s["number"]}
     assert detail(agentos, s["text"])["session_state"] == {"step": "3"}
     deleted = cli.json("--user-id", user, "--where", "metadata.eval=true", "--delete", "--yes")
     assert deleted["deleted"] == [s["bool"]]
