@@ -6,7 +6,9 @@ Against the real AgentOS on SQLite and PostgreSQL (the `cli` and `agentos` fixtu
 from __future__ import annotations
 
 import json
+import time
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -15,6 +17,7 @@ from agentos_sessions import cli as cli_module
 from agentos_sessions.filters import snippet
 from cli_helpers import Cli
 from conftest import AgentOSServer
+from faultproxy import FaultProxy
 from test_sets import detail, make, new_user
 
 DAY = 86_400
@@ -310,6 +313,45 @@ def test_where_selects_the_sessions_of_a_set_write(
     deleted = cli.json("--user-id", user, "--where", "metadata.eval=true", "--delete", "--yes")
     assert deleted["deleted"] == [s["bool"]]
     assert detail(agentos, s["bool"]) is None and detail(agentos, s["text"]) is not None
+
+
+@pytest.fixture
+def via(proxy: FaultProxy, capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Cli:
+    """The CLI in-process through the fault proxy, for writes raced by another client."""
+    monkeypatch.chdir(tmp_path)
+    return Cli(capsys, proxy.url)
+
+
+def test_where_is_checked_again_right_before_a_delete(via: Cli, agentos: AgentOSServer, proxy: FaultProxy) -> None:
+    user = new_user()
+    stays, goes = (make(agentos, user, f"Eval {n}", metadata={"eval": True}) for n in range(2))
+
+    def untag() -> None:  # another client, after the listing chose the session and before the delete
+        url = f"{agentos.url}/sessions/{stays}"
+        httpx.patch(url, params={"type": "agent"}, json={"metadata": {"eval": False}}, timeout=30).raise_for_status()
+
+    proxy.on(untag, after=True, method="GET", path="/sessions")
+    outcome = via.json("--user-id", user, "--where", "metadata.eval=true", "--delete", "--yes")
+    assert outcome["deleted"] == [goes] and [item["session_id"] for item in outcome["skipped"]] == [stays]
+    assert detail(agentos, stays)["metadata"] == {"eval": False} and detail(agentos, goes) is None
+
+
+def test_a_session_chatted_in_during_updated_before_30d_delete_is_skipped(
+    via: Cli, agentos: AgentOSServer, proxy: FaultProxy, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    user = new_user()
+    stale, chatted = make(agentos, user, "Stale"), make(agentos, user, "Chatted")
+    fix_clock(monkeypatch, max(updated_at(agentos, stale), updated_at(agentos, chatted)) + 30 * DAY + 1)
+    time.sleep(1.1)  # a run now moves updated_at past the cutoff
+
+    def chat() -> None:  # another client, after the listing chose the session and before the delete
+        form = {"message": "still here", "session_id": chatted, "user_id": user, "stream": "false"}
+        httpx.post(f"{agentos.url}/agents/assistant/runs", data=form, timeout=60).raise_for_status()
+
+    proxy.on(chat, after=True, method="GET", path="/sessions")
+    outcome = via.json("--user-id", user, "--updated-before", "30d", "--delete", "--yes")
+    assert outcome["deleted"] == [stale] and [item["session_id"] for item in outcome["skipped"]] == [chatted]
+    assert detail(agentos, chatted) is not None
 
 
 @pytest.mark.parametrize("clause", ["metadata", "metadata.", "metadata.=1", "tags.x=1", "session_state", ".k=1"])
