@@ -242,9 +242,9 @@ def tagged(agentos: AgentOSServer) -> tuple[str, dict[str, str]]:
     """Sessions of one user whose metadata and state hold values of different JSON types."""
     user = new_user()
     values = {
-        "bool": ({"eval": True, "topic": "pricing"}, {"step": 3}),
+        "bool": ({"eval": True, "topic": "pricing"}, {"step": 3, "flag": True}),
         "text": ({"eval": "true", "topic": "billing"}, {"step": "3"}),
-        "number": ({"n": 3, "topic": "pricing"}, {"step": 3.0, "plan": {"tier": "pro"}}),
+        "number": ({"n": 3, "topic": "pricing"}, {"step": 3.0, "plan": {"tier": "pro"}, "flag": 1}),
         "none": (None, None),
     }
     sessions = {
@@ -271,6 +271,8 @@ def test_where_compares_as_json_when_the_value_parses_and_as_text_otherwise(
     assert where(cli, user, "session_state.step=3") == {s["bool"], s["number"]}  # 3 and 3.0 are one JSON number
     assert where(cli, user, 'session_state.step="3"') == {s["text"]}
     assert where(cli, user, 'session_state.plan={"tier": "pro"}') == {s["number"]}
+    assert where(cli, user, "session_state.flag=true") == {s["bool"]}  # JSON true is not 1
+    assert where(cli, user, "session_state.flag=1") == {s["number"]}
 
 
 def test_where_a_key_alone_means_it_exists_and_missing_keys_never_match(
