@@ -419,6 +419,9 @@ def test_run_dates_take_relative_forms(cli: Cli, agentos: AgentOSServer) -> None
         "just now"
     ]
     assert cli.json("--session-id", session_id, "--show-runs", "--until", "90m") == []
+    other = make(agentos, new_user(), "Empty")
+    both = cli.json("--session-id", session_id, "--session-id", other, "--show-runs", "--since", "90m")
+    assert [len(entry["runs"]) for entry in both["data"]] == [1, 0] and set(both["meta"]["cutoffs"]) == {"since"}
 
 
 @pytest.mark.parametrize("value", ["30", "30D", "1.5h", "30s", "-3d", "1y", "0d", "d", "3 d", "9999999w", "P30D"])
