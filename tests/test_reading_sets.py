@@ -18,6 +18,7 @@ from agentos_sessions.filters import snippet
 from cli_helpers import Cli
 from conftest import AgentOSServer
 from faultproxy import FaultProxy
+from schema_tools import validator
 from test_sets import detail, make, new_user
 
 DAY = 86_400
@@ -429,3 +430,29 @@ def test_other_date_forms_stay_refused_with_the_accepted_forms(cli: Cli, value: 
     outcome = cli(f"--updated-before={value}", "--json")
     assert outcome.code == 2 and ACCEPTED_FORMS in outcome.error()["error"], outcome.err
     assert json.loads(outcome.err)["exit_code"] == 2
+
+
+# Every answer here is one the contract defines (contract.py, references/answers.schema.json)
+
+READ_ANSWERS = [
+    ("session_runs", ["--show-runs", "--last", "1"]),
+    ("session_runs", ["--show-runs", "--search", "words", "--first", "1", "--fields", "run_id,metrics"]),
+    ("session_runs", ["--show-runs", "--since", "2h"]),
+    ("count", ["--count", "--runs"]),
+    ("count", ["--count", "--runs", "--group-by", "agent_id"]),
+    ("sessions", ["--search", "WORDS"]),
+    ("sessions", ["--search", "words", "--fields", "session_id,matches"]),
+    ("sessions", ["--updated-after", "12h", "--where", "metadata.missing"]),
+    ("dry_run", ["--updated-before", "1w", "--delete", "--dry-run"]),
+    ("update_preview", ["--updated-after", "90m", "--update", "--metadata", "{}", "--dry-run"]),
+]
+
+
+@pytest.mark.parametrize(("kind", "argv"), READ_ANSWERS, ids=[" ".join(argv) for _kind, argv in READ_ANSWERS])
+def test_answers_of_reading_across_sets_are_the_contract_s(
+    cli: Cli, carol: tuple[str, list[str]], kind: str, argv: list[str]
+) -> None:
+    user, _sessions = carol
+    document = cli.json("--user-id", user, *argv)
+    errors = sorted(validator(kind).iter_errors(document), key=str)
+    assert not errors, f"{kind}: {errors[0].message} at {list(errors[0].absolute_path)}"

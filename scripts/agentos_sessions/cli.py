@@ -27,6 +27,7 @@ from .model import (
     RUN_FIELDS,
     SESSION_FIELDS,
     SESSION_TYPES,
+    WHERE_FIELDS,
     Result,
     json_depth,
     printable,
@@ -269,7 +270,7 @@ def where_clause(text: str) -> tuple[str, str, bool, Any]:
     """An argparse type: metadata.KEY or session_state.KEY, with =VALUE (JSON if it parses, else text)."""
     field, dot, rest = text.partition(".")
     key, equals, value_text = rest.partition("=")
-    if field not in ("metadata", "session_state") or not dot or not key:
+    if field not in WHERE_FIELDS or not dot or not key:
         raise argparse.ArgumentTypeError(
             f"cannot read --where {text[:40]!r}; use metadata.KEY=VALUE, metadata.KEY (the key exists),"
             " session_state.KEY=VALUE or session_state.KEY"

@@ -11,9 +11,6 @@ from typing import Any, NamedTuple
 
 from .model import SNIPPET_LIMIT, component_of, parse_api_time, printable, search_match
 
-# The session fields --where can select on (AgentOS itself has no such filter).
-WHERE_FIELDS = ("metadata", "session_state")
-
 
 class WhereClause(NamedTuple):
     """One --where: FIELD.KEY exists, or (with a value) equals VALUE as JSON."""

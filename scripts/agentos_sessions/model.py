@@ -280,6 +280,8 @@ SESSION_ENTRY_KINDS = {"updated": "updated", "update_preview": "data"}
 # Answers that carry `meta`, where the absolute cutoffs of relative dates are reported.
 CUTOFF_KINDS = (*LIST_KINDS, "update_preview", "session_runs")
 
+# The session fields --where selects on (AgentOS itself has no such filter).
+WHERE_FIELDS = ("metadata", "session_state")
 # Where --search matched, per run: {"run_id", "created_at", "where": "input"|"reply", "snippet"}.
 MATCH_FIELDS = ("run_id", "created_at", "where", "snippet")
 SNIPPET_LIMIT = 160
@@ -317,7 +319,8 @@ def with_cutoffs(result: Result, cutoffs: dict[str, str]) -> Result:
     """The answer with the absolute cutoffs of relative dates in `meta.cutoffs` (UTC ISO 8601), if any."""
     if not cutoffs or result.kind not in CUTOFF_KINDS:
         return result
-    meta = {**result.data.get("meta", {}), "cutoffs": cutoffs}
+    # An update preview has no meta of its own: it gets a list's, counting the sessions it would write.
+    meta = {**(result.data.get("meta") or {"total_count": len(result.data["data"])}), "cutoffs": cutoffs}
     return result._replace(data={**result.data, "meta": meta})
 
 
