@@ -318,6 +318,18 @@ def test_where_selects_the_sessions_of_a_set_write(
     assert detail(agentos, s["bool"]) is None and detail(agentos, s["text"]) is not None
 
 
+def test_where_selects_what_clear_and_export_would_take(
+    cli: Cli, tagged: tuple[str, dict[str, str]], tmp_path: Path
+) -> None:
+    user, s = tagged
+    preview = cli.json("--user-id", user, "--where", "session_state.plan", "--clear", "--dry-run")
+    assert ids(preview) == [s["number"]]
+    exported = cli.json("--user-id", user, "--where", "metadata.eval", "--export", str(tmp_path / "evals.json"))
+    written = json.loads((tmp_path / "evals.json").read_text())
+    assert exported["sessions"] == 2
+    assert {entry["session"]["session_id"] for entry in written["sessions"]} == {s["bool"], s["text"]}
+
+
 @pytest.fixture
 def via(proxy: FaultProxy, capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Cli:
     """The CLI in-process through the fault proxy, for writes raced by another client."""
