@@ -6,6 +6,11 @@ Against the real AgentOS on SQLite and PostgreSQL (the `cli` and `agentos` fixtu
 from __future__ import annotations
 
 import json
+import os
+import pty
+import re
+import subprocess
+import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -15,12 +20,13 @@ import httpx
 import pytest
 from agentos_sessions import cli as cli_module
 from agentos_sessions.filters import snippet
-from cli_helpers import Cli
+from cli_helpers import Cli, drain_terminal
 from conftest import AgentOSServer
 from faultproxy import FaultProxy
 from schema_tools import validator
 from test_sets import detail, make, new_user
 
+SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "manage_sessions.py"
 DAY = 86_400
 UNITS = {"m": 60, "h": 3600, "d": DAY, "w": 7 * DAY}
 ACCEPTED_FORMS = "(90m, 12h, 30d, 2w)"
@@ -136,6 +142,20 @@ def test_show_runs_of_a_set_honours_fields_and_prints_a_table_per_session(
     assert f"Runs of {two} (C-two): 1 shown" in outcome.out and f"Runs of {one} (C-one): 1 shown" in outcome.out
     assert f"Runs of {none} (C-none): 0 shown" in outcome.out and "second words" in outcome.out
     assert "first words" not in outcome.out
+
+
+def test_runs_of_a_set_show_a_progress_bar_when_stderr_is_a_terminal(
+    agentos: AgentOSServer, carol: tuple[str, list[str]]
+) -> None:
+    user, _sessions = carol
+    main_fd, child_fd = pty.openpty()
+    command = [sys.executable, str(SCRIPT), "--base-url", agentos.url, "--user-id", user, "--show-runs", "--json"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=child_fd)
+    os.close(child_fd)
+    out, _ = process.communicate(timeout=120)
+    text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", drain_terminal(main_fd).decode())
+    assert process.returncode == 0 and json.loads(out)["meta"]["total_count"] == 3
+    assert re.search(r"reading runs per session ━+ +3/3 sessions read", text), text
 
 
 @pytest.mark.parametrize(

@@ -35,7 +35,11 @@ def print_chunk(text: str) -> None:
 
 
 # What each long fetch is called on its progress bar.
-PROGRESS_LABELS = {"pages": "fetching sessions", "sessions": "reading runs", "runs": "reading runs per session"}
+PROGRESS_LABELS = {
+    "pages": "fetching sessions",
+    "sessions": "reading runs",
+    "sessions read": "reading runs per session",
+}
 
 
 class PagesProgress:

@@ -133,7 +133,7 @@ async def show_runs_of_set(api: SessionsApi, request: Request) -> Result:
             runs = await chosen_runs(api, request, session["session_id"], user_of(session))
         done += 1
         if request.progress:
-            request.progress(done, len(resolved.sessions), "runs")
+            request.progress(done, len(resolved.sessions), "sessions read")
         return session_runs(session, runs)
 
     entries = await asyncio.gather(*(runs_of(session) for session in resolved.sessions))
