@@ -114,6 +114,9 @@ FLAG_ACTIONS = {
     "group_by": ("list",),
     "fields": ("list", "delete", "update", "clear", "inspect", "runs", "run", "rename", "fork", "create", "restore"),
     "runs": ("list",),
+    "db": ("restore", "clear"),
+    "runs_only": ("restore",),
+    "keep_last": ("clear",),
 }
 # What --update --dry-run shows of each session: what it would write.
 UPDATE_PREVIEW_FIELDS = ("session_id", "session_state", "metadata", "summary")
@@ -138,6 +141,8 @@ ACTIONS = {
     "fork": "forking.fork_session",
     "compact": "forking.compact_session",
 }
+# The same actions when AgentOS's database is given (--db or $AGENTOS_DB_URL): history.py.
+DATABASE_ACTIONS = {"restore": "history.restore_with_history", "clear": "history.clear_in_place"}
 
 Action = Callable[["SessionsApi", "Request"], Awaitable[Result]]
 
@@ -348,6 +353,7 @@ dates (DATE):
 environment:
   AGENTOS_URL            default for --base-url
   AGENTOS_SECURITY_KEY   default for --security-key (else OS_SECURITY_KEY)
+  AGENTOS_DB_URL         default for --db, used by --restore and --clear only
 """
 
 
@@ -472,6 +478,15 @@ def build_parser(prog: str = SCRIPT_NAME) -> Parser:
         help=f"where --clear writes its backup (default: $AGENTOS_BACKUP_DIR, else $XDG_STATE_HOME/{BACKUP_SUBFOLDER})",
     )
     safety.add_argument("--keep-copy", action="store_true", help="with --clear: first fork the session on the server")
+
+    database = parser.add_argument_group("AgentOS's database (--restore and --clear only)")
+    database.add_argument(
+        "--db", metavar="URL", help="its SQLAlchemy URL: runs and times come back, clears happen in place"
+    )
+    database.add_argument("--runs-only", action="store_true", help="with --restore: runs into the existing session")
+    database.add_argument(
+        "--keep-last", type=positive_int, metavar="N", help="with --clear: delete all runs but the newest N"
+    )
     return parser
 
 
@@ -582,6 +597,7 @@ def build_request(args: argparse.Namespace, action: str, as_json: bool) -> Reque
     from .request import Request
 
     check_flags_fit(args, action)
+    use_database(args, action)
     selection = build_selection(args, action)
     named = len(selection.session_ids) + len(selection.session_names)
     if action in ALSO_ON_SETS and not named and selection.is_empty() and not args.all:
@@ -686,6 +702,20 @@ def check_flags_fit(args: argparse.Namespace, action: str) -> None:
             usage_error(f"{flag} does not apply to {ACTION_FLAGS.get(action, f'--{action}')}", f"use it with {allowed}")
 
 
+def use_database(args: argparse.Namespace, action: str) -> None:
+    """--db, else $AGENTOS_DB_URL for --restore and --clear; --runs-only and --keep-last need one."""
+    if action in DATABASE_ACTIONS and not args.db:
+        args.db = os.environ.get("AGENTOS_DB_URL") or None
+    if args.db is not None and not args.db.strip():
+        usage_error("--db is empty", "give AgentOS's database URL, e.g. sqlite:///path/agentos.db")
+    for flag, needs in (("runs_only", "runs cannot be inserted"), ("keep_last", "single runs cannot be deleted")):
+        if getattr(args, flag) and not args.db:
+            usage_error(
+                f"--{flag.replace('_', '-')} needs --db URL (or $AGENTOS_DB_URL)",
+                f"through AgentOS's API {needs}; give the database AgentOS uses",
+            )
+
+
 def feedback_for(action: str, as_json: bool) -> tuple[Callable[[int, int], None] | None, Callable[[str], None] | None]:
     """A progress bar and live chat output, only where a person is watching."""
     progress = on_chunk = None
@@ -700,8 +730,12 @@ def feedback_for(action: str, as_json: bool) -> tuple[Callable[[int, int], None]
     return progress, on_chunk
 
 
-def action_for(name: str) -> Action:
+def action_for(name: str, via_database: bool = False) -> Action:
     """The function behind an action; its module is imported only now."""
+    if via_database and name in DATABASE_ACTIONS:
+        from . import history
+
+        return getattr(history, DATABASE_ACTIONS[name].split(".")[1])
     from . import backup, chat, clearing, deletion, forking, sessions, updates
 
     families = {
@@ -735,7 +769,8 @@ async def run(action: str, settings: Settings, request: Request) -> Result:
         async with SessionsApi(settings, max(PAGE_CONCURRENCY, LOOKUP_CONCURRENCY)) as api:
             if pins_one_session(action, request):
                 request = await pin_single_session(api, request)
-            result = await with_counts_asked_for(api, request, await action_for(action)(api, request))
+            action_function = action_for(action, via_database=bool(request.args.db))
+            result = await with_counts_asked_for(api, request, await action_function(api, request))
             result = with_cutoffs(shaped(result, request.args.fields), request.cutoffs())
     finally:
         close = getattr(request.progress, "close", None)

@@ -232,8 +232,8 @@ SESSION_FIELDS = (
     "session_id", "session_name", "session_type", "component_id", "agent_id", "team_id", "workflow_id",
     "user_id", "session_state", "metadata", "session_summary", "created_at", "updated_at", "run_count",
     "metrics", "total_tokens", "chat_history", "agent_data", "team_data", "workflow_data", "session_data",
-    "agent_session_id", "runs_removed", "runs_not_restored", "backup", "copy_session_id", "forked_from_session_id",
-    "matches",
+    "agent_session_id", "runs_removed", "runs_restored", "runs_not_restored", "backup", "copy_session_id",
+    "forked_from_session_id", "matches", "via",
 )  # fmt: skip
 RUN_FIELDS = (
     "run_id", "status", "created_at", "run_input", "content", "component_id", "agent_id", "team_id",
@@ -245,7 +245,8 @@ RUN_FIELDS = (
 CONCISE_SESSION_FIELDS = (
     "session_id", "session_name", "session_type", "agent_id", "team_id", "workflow_id", "user_id",
     "session_state", "metadata", "session_summary", "created_at", "updated_at", "run_count",
-    "runs_removed", "runs_not_restored", "backup", "copy_session_id", "forked_from_session_id", "matches",
+    "runs_removed", "runs_restored", "runs_not_restored", "backup", "copy_session_id", "forked_from_session_id",
+    "matches", "via",
 )  # fmt: skip
 CONCISE_RUN_FIELDS = ("run_id", "status", "created_at", "run_input", "content")
 GROUP_FIELDS = ("user_id", "component_id", "agent_id", "team_id", "workflow_id", "session_type")

@@ -129,7 +129,16 @@ def session_rows(session: dict[str, Any]) -> list[tuple[str, Any]]:
         ("metadata", compact_json(session.get("metadata"))),
         ("summary", summary.get("summary", "") if isinstance(summary, dict) else str(summary)),
     ]
-    extras = ("run_count", "runs_removed", "runs_not_restored", "backup", "forked_from_session_id", "copy_session_id")
+    extras = (
+        "run_count",
+        "runs_removed",
+        "runs_restored",
+        "runs_not_restored",
+        "backup",
+        "forked_from_session_id",
+        "copy_session_id",
+        "via",
+    )
     return rows + [(key, str(session[key])) for key in extras if key in session]
 
 
