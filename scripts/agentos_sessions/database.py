@@ -84,7 +84,10 @@ def open_sqlite(url: str, path: str, table: str | None) -> Database:
     file = Path(path)
     if not file.is_file():
         usage_error(f"--db: {path} does not exist; nothing was created", "give the file AgentOS's SqliteDb uses")
-    read_only = f"file:{quote(str(file.resolve()))}?mode=ro"
+    # Read-only SQLite still creates -wal and -shm files for a WAL database that nobody has open;
+    # without a -wal file no one is writing, and `immutable` reads the file as it is, creating nothing.
+    live = file.with_name(f"{file.name}-wal").exists()
+    read_only = f"file:{quote(str(file.resolve()))}?mode=ro" + ("" if live else "&immutable=1")
     reader = create_engine("sqlite://", creator=lambda: sqlite3.connect(read_only, uri=True))
     return Database(url, "sqlite", reader, SqliteDb(db_url=url, session_table=table))
 

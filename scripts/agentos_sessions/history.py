@@ -303,9 +303,11 @@ async def clear_one(api: SessionsApi, request: Request, database: db.Database, s
     runs = await get_runs(api, session_id, request.user_params())
     left = [run["run_id"] for run in runs if run["run_id"] in set(run_ids)]
     changed = [key for key in KEPT_KEYS if document["session"].get(key) != after.get(key)]
+    if document["session"].get("session_name") == removed[0].get("run_input"):
+        changed = [key for key in changed if key != "session_name"]  # no name of its own: AgentOS shows a message
     if left or changed:
         raise CliError(
-            f"'{session_id}' was cleared in the database but reads back with {left or changed} unchanged",
+            f"'{session_id}' was cleared in the database but reads back with {left or changed} changed",
             ExitCode.ERROR,
             f"the backup {backup} holds the runs",
         )
