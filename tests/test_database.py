@@ -393,3 +393,44 @@ def test_an_unreachable_database_is_exit_5_without_the_password(sqlite_server, o
     assert refused.code == 5, refused.err
     assert "s3cret-pw" not in refused.err
     assert len(runs_of(cli, "seed-00001")) == 2
+
+
+def test_a_set_clears_in_place_session_by_session_and_reports_each(sqlite_server, on) -> None:
+    cli = on(sqlite_server)
+    first, second = chatted_session(cli, "A.", "B."), chatted_session(cli, "C.")
+    ids = ("--session-id", first, "--session-id", second, "--session-id", "db-nowhere")
+
+    outcome = cli(*ids, "--clear", "--yes", "--db", sqlite_url(sqlite_server), "--json")
+
+    assert outcome.code == 3, outcome.err
+    report = outcome.json()
+    assert [(item["session_id"], item["runs_removed"]) for item in report["cleared"]] == [(first, 2), (second, 1)]
+    assert (report["not_found"], report["skipped"], report["via"]) == (["db-nowhere"], [], "database")
+    assert all(Path(item["backup"]).is_file() for item in report["cleared"])
+    assert runs_of(cli, first) == runs_of(cli, second) == []
+
+
+def test_a_dry_run_with_keep_last_counts_what_would_go_and_changes_nothing(sqlite_server, on) -> None:
+    cli = on(sqlite_server)
+    session_id = chatted_session(cli, "A.", "B.", "C.")
+    args = ("--session-id", session_id, "--clear", "--keep-last", "2", "--dry-run", "--db", sqlite_url(sqlite_server))
+    preview = cli.json(*args, "--fields", "session_id,run_count,runs_removed")
+    assert preview["data"] == [{"session_id": session_id, "run_count": 3, "runs_removed": 1}]
+    assert len(runs_of(cli, session_id)) == 3
+
+
+def test_runs_only_into_a_session_that_does_not_exist_is_exit_3_and_keep_copy_is_refused(
+    sqlite_server, on, tmp_path: Path
+) -> None:
+    cli = on(sqlite_server)
+    url = sqlite_url(sqlite_server)
+    session_id = chatted_session(cli, "Gone soon.")
+    file = tmp_path / "s.json"
+    exported(cli, session_id, file)
+    cli.json("--session-id", session_id, "--delete")
+    missing = cli("--restore", str(file), "--db", url, "--runs-only", "--json")
+    assert missing.code == 3
+    assert "--runs-only puts runs back into an existing session" in missing.error()["error"]
+    copy = cli("--session-id", "seed-00001", "--clear", "--yes", "--keep-copy", "--db", url, "--json")
+    assert copy.code == 2
+    assert copy.error()["error"] == "--keep-copy does not apply with --db"

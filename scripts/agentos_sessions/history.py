@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+from pathlib import Path
 from typing import Any
 
 from . import database as db
 from .api import SessionsApi
 from .backup import SET_EXPORT_FORMAT, export_session, read_backup, write_backup
 from .errors import CliError, ExitCode, usage_error
-from .model import Result, missing_note
+from .filters import Filters
+from .model import CutShort, Result, outcome_exit, outcome_note, set_outcome
 from .request import Request, pin_single_session
 from .selection import get_runs, get_session, resolve, whole_document
 
@@ -262,9 +264,12 @@ async def clear_in_place(api: SessionsApi, request: Request) -> Result:
     request.confirm(f"delete {what_goes(request)} of session '{session_id}' from its database")
     database = await checked_database(api, request)
     try:
-        return await clear_one(api, request, database, session_id)
+        result = await clear_one(api, request, database, session_id)
     finally:
         db.close(database)
+    if isinstance(result, str):
+        raise CliError(f"session '{session_id}': {result}; nothing was cleared", ExitCode.NOT_FOUND, "list sessions")
+    return result
 
 
 def what_goes(request: Request) -> str:
@@ -285,12 +290,29 @@ async def preview(api: SessionsApi, request: Request, session_id: str) -> dict[s
     return {**session, "run_count": len(runs), "runs_removed": len(runs_to_remove(runs, request.args.keep_last))}
 
 
-async def clear_one(api: SessionsApi, request: Request, database: db.Database, session_id: str) -> Result:
-    """Back the runs up, re-check they are this session's, delete exactly them by id, read the session back."""
-    document = await export_session(api, session_id, request.args.user_id)
-    removed = runs_to_remove(document["runs"], request.args.keep_last)
+class ClearFailed(CliError):
+    """An in-place clear that failed after its delete was sent: its outcome is unknown until checked."""
+
+
+async def clear_one(api: SessionsApi, request: Request, database: db.Database, session_id: str) -> Result | str:
+    """Back the runs up, re-check they are this session's, delete exactly them by id, read the session back.
+
+    A session that is gone or no longer matches the filters is left alone: the reason is returned.
+    """
+    try:
+        document = await export_session(api, session_id, request.args.user_id)
+    except CliError as error:
+        if error.exit_code == ExitCode.NOT_FOUND:
+            return "it no longer exists"
+        raise
+    runs = document["runs"]
+    if not (
+        request.filters.without_runs().matches(document["session"]) and request.filters.matches_runs(runs, len(runs))
+    ):
+        return "it no longer matches the filters"
+    removed = runs_to_remove(runs, request.args.keep_last)
     if not removed:
-        kept = {"run_count": len(document["runs"]), "runs_removed": 0, "via": "database"}
+        kept = {"run_count": len(runs), "runs_removed": 0, "via": "database"}
         return Result("nothing_to_clear", {**document["session"], **kept})
     backup = write_backup({**document, "runs": removed}, request, session_id)
     run_ids = [run["run_id"] for run in removed]
@@ -299,14 +321,29 @@ async def clear_one(api: SessionsApi, request: Request, database: db.Database, s
         if owners.get(run_id, session_id) != session_id:
             raise foreign_run(run_id, owners[run_id], session_id, f"nothing was deleted (backup {backup})")
     delete_backed_up(database, run_ids, session_id, backup)
+    return await cleared_in_place(api, request, document, run_ids, backup)
+
+
+def still_chosen(filters: Filters, document: dict[str, Any]) -> bool:
+    """True when the filters still choose the session as exported, its runs included."""
+    runs = document["runs"]
+    return filters.without_runs().matches(document["session"]) and filters.matches_runs(runs, len(runs))
+
+
+async def cleared_in_place(
+    api: SessionsApi, request: Request, document: dict[str, Any], run_ids: list[str], backup: Path
+) -> Result:
+    """Read the cleared session back through the API: its deleted runs gone, its stored properties as they were."""
+    session_id = document["session"]["session_id"]
     after = await get_session(api, session_id, request.args.user_id)
     runs = await get_runs(api, session_id, request.user_params())
     left = [run["run_id"] for run in runs if run["run_id"] in set(run_ids)]
     changed = [key for key in KEPT_KEYS if document["session"].get(key) != after.get(key)]
-    if document["session"].get("session_name") == removed[0].get("run_input"):
+    first_input = next((run.get("run_input") for run in document["runs"]), None)
+    if document["session"].get("session_name") == first_input:
         changed = [key for key in changed if key != "session_name"]  # no name of its own: AgentOS shows a message
     if left or changed:
-        raise CliError(
+        raise ClearFailed(
             f"'{session_id}' was cleared in the database but reads back with {left or changed} changed",
             ExitCode.ERROR,
             f"the backup {backup} holds the runs",
@@ -315,14 +352,14 @@ async def clear_one(api: SessionsApi, request: Request, database: db.Database, s
     return Result("cleared", {**after, **outcome})
 
 
-def delete_backed_up(database: db.Database, run_ids: list[str], session_id: str, backup: Any) -> None:
+def delete_backed_up(database: db.Database, run_ids: list[str], session_id: str, backup: Path) -> None:
     """Delete the runs; a database failure names the backup."""
     from sqlalchemy.exc import SQLAlchemyError
 
     try:
         db.delete_runs(database, run_ids)
     except SQLAlchemyError as error:
-        raise CliError(
+        raise ClearFailed(
             f"deleting the runs of '{session_id}' from {database.shown} failed ({type(error).__name__})",
             ExitCode.ERROR,
             f"the backup {backup} holds them; check the session, then --restore {backup} --db URL --runs-only",
@@ -330,36 +367,46 @@ def delete_backed_up(database: db.Database, run_ids: list[str], session_id: str,
 
 
 async def clear_set_in_place(api: SessionsApi, request: Request) -> Result:
-    """Clear each selected session in place; cut short, say which were cleared and where their backups are."""
+    """Clear each selected session in place, each re-checked right before its delete; cut short, say where."""
     resolved = await resolve(api, request.selection, None, request.progress)
-    sessions, missing = resolved.sessions, resolved.missing
+    sessions = resolved.sessions
     if request.args.dry_run:
         previews = [await preview(api, request, session["session_id"]) for session in sessions]
-        return Result("clear_preview", whole_document(previews), note=missing_note(missing))
+        note = outcome_note({"refused": resolved.refused, "not_found": resolved.missing})
+        return Result("clear_preview", whole_document(previews), note=note)
     if not request.chosen_by_ids(sessions):
         request.confirm_set(len(sessions))
     request.confirm(f"delete {what_goes(request)} of {len(sessions)} session(s) from their database")
     database = await checked_database(api, request)
-    cleared: list[str] = []
-    backups: list[str] = []
+    cleared: list[dict[str, Any]] = []
+    skipped: list[dict[str, str]] = []
     try:
         for index, session in enumerate(sessions):
             try:
-                result = await clear_one(api, request, database, session["session_id"])
-            except CliError as error:
-                raise clear_report(error, cleared, backups, sessions[index:]) from error
-            if result.kind == "cleared":
-                cleared.append(session["session_id"])
-                backups.append(result.data["backup"])
+                done = await clear_one(api, request, database, session["session_id"])
+            except (CliError, asyncio.CancelledError) as error:
+                raise clear_report(error, resolved, cleared, skipped, sessions[index:]) from None
+            if isinstance(done, str):
+                skipped.append({"session_id": session["session_id"], "reason": done})
+            elif done.kind == "cleared":
+                keys = ("session_id", "runs_removed", "backup")
+                cleared.append({key: done.data[key] for key in keys})
     finally:
         db.close(database)
-    outcome = {"cleared": cleared, "backups": backups, "not_found": missing, "via": "database"}
-    return Result("cleared_set", outcome, ExitCode.NOT_FOUND if missing else ExitCode.OK, missing_note(missing))
+    outcome = set_outcome("cleared", cleared, skipped, resolved.refused, resolved.missing, via="database")
+    return Result("cleared_set", outcome, outcome_exit(outcome), outcome_note(outcome))
 
 
-def clear_report(error: CliError, cleared: list[str], backups: list[str], left: list[dict[str, Any]]) -> CliError:
-    """One line for a set clear cut short: cleared (with backups), the one that failed, and not started."""
-    done = ", ".join(f"{sid} (backup {path})" for sid, path in zip(cleared, backups, strict=True)) or "none"
-    rest = ", ".join(session["session_id"] for session in left[1:]) or "none"
-    message = f"clearing stopped at '{left[0]['session_id']}': {error.message}; cleared: {done}; not cleared: {rest}"
-    return CliError(message, error.exit_code, error.hint)
+def clear_report(
+    error: BaseException, resolved: Any, cleared: list[dict[str, Any]], skipped: list[dict[str, str]], left: list[Any]
+) -> CutShort:
+    """The report of a set clear cut short: cleared (with backups), the one that stopped, and not started."""
+    failed, rest = left[0]["session_id"], [session["session_id"] for session in left[1:]]
+    cause = error if isinstance(error, CliError) else CliError("interrupted", ExitCode.INTERRUPTED)
+    acted = isinstance(error, ClearFailed)
+    outcome = set_outcome("cleared", cleared, skipped, resolved.refused, resolved.missing, via="database")
+    outcome.update(unknown=[failed] if acted else [], not_done=rest if acted else [failed, *rest], error=cause.message)
+    return CutShort(
+        CliError(f"clearing stopped at '{failed}': {cause.message}", cause.exit_code, cause.hint or "run it again"),
+        Result("cleared_set", outcome),
+    )
