@@ -140,10 +140,13 @@ def test_clear_in_place_keeps_the_session_row_and_runs_only_puts_the_runs_back(
     backup = json.loads(Path(cleared["backup"]).read_text())
     assert [run["run_id"] for run in backup["runs"]] == [run["run_id"] for run in runs_before]
 
+    cli.json("--session-id", session_id, "--user-id", USER, "--chat", "A new start.")
+    new_run = runs_of(cli, session_id)
+
     back = cli.json("--restore", cleared["backup"], "--db", url, "--runs-only")
 
-    assert (back["runs_restored"], back["run_count"], back["via"]) == (2, 2, "database")
-    assert runs_of(cli, session_id) == runs_before
+    assert (back["runs_restored"], back["run_count"], back["via"]) == (2, 3, "database")
+    assert runs_of(cli, session_id) == runs_before + new_run
     again = cli("--restore", cleared["backup"], "--db", url, "--json")
     assert again.code == 6, again.err
     assert "already exists" in again.error()["error"]
