@@ -58,7 +58,7 @@ def example_value(flag: str) -> list[str]:
         "since": "2020-01-01", "until": "2030-01-01", "state": "{}", "metadata": "{}", "summary": "s",
         "backup_dir": "b", "session_id": "s-1", "session_name": "n", "agent_id": "assistant", "team_id": "t",
         "workflow_id": "w", "user_id": "u", "group_by": "user_id", "fields": "session_id", "where": "metadata.k",
-        "last": "1", "first": "1",
+        "last": "1", "first": "1", "db": "sqlite:///x.db", "keep_last": "1",
     }  # fmt: skip
     return [f"--{flag.replace('_', '-')}", *([values[flag]] if flag in values else [])]
 
