@@ -437,3 +437,26 @@ def test_runs_only_into_a_session_that_does_not_exist_is_exit_3_and_keep_copy_is
     copy = cli("--session-id", "seed-00001", "--clear", "--yes", "--keep-copy", "--db", url, "--json")
     assert copy.code == 2
     assert copy.error()["error"] == "--keep-copy does not apply with --db"
+
+
+def test_without_db_neither_the_database_layer_nor_a_driver_loads(sqlite_server, tmp_path: Path) -> None:
+    import subprocess
+
+    scripts = Path(__file__).resolve().parent.parent / "scripts"
+    file = tmp_path / "team.json"
+    program = f"""
+import sys
+sys.modules["psycopg"] = None  # a missing driver must not matter without --db
+sys.path.insert(0, {str(scripts)!r})
+from agentos_sessions.cli import main
+base = ["--base-url", {sqlite_server.url!r}]
+codes = [int(main([*base, *args])) for args in (
+    ["--session-id", "seed-00003", "--export", {str(file)!r}],
+    ["--session-id", "seed-00003", "--delete", "--json"],
+    ["--restore", {str(file)!r}, "--json"],
+)]
+modules = ("agentos_sessions.database", "agentos_sessions.history", "agno.db.sqlite", "agno.db.postgres", "sqlalchemy")
+print(codes, [name for name in modules if name in sys.modules], file=sys.stderr)
+"""
+    done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert done.stderr.strip().splitlines()[-1] == "[0, 0, 0] []"
