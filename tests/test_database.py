@@ -460,3 +460,22 @@ print(codes, [name for name in modules if name in sys.modules], file=sys.stderr)
 """
     done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert done.stderr.strip().splitlines()[-1] == "[0, 0, 0] []"
+
+
+def test_keep_last_with_no_more_runs_than_kept_changes_nothing_and_says_so(sqlite_server, on) -> None:
+    cli = on(sqlite_server)
+    url = sqlite_url(sqlite_server)
+    short, long = chatted_session(cli, "Only one."), chatted_session(cli, "One.", "Two.", "Three.")
+
+    single = cli("--session-id", short, "--clear", "--keep-last", "1", "--yes", "--db", url, "--json")
+    both = cli(
+        "--session-id", short, "--session-id", long, "--clear", "--keep-last", "1", "--yes", "--db", url, "--json"
+    )
+
+    assert (single.code, single.json()["runs_removed"], single.json()["run_count"]) == (0, 0, 1)
+    assert f"nothing to delete: session '{short}' has 1 run(s)" in single.err
+    assert both.code == 0, both.err
+    report = both.json()
+    assert report["skipped"] == [{"session_id": short, "reason": "it has 1 run(s): nothing to delete"}]
+    assert [(item["session_id"], item["runs_removed"]) for item in report["cleared"]] == [(long, 2)]
+    assert len(runs_of(cli, long)) == 1

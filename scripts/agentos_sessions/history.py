@@ -313,7 +313,8 @@ async def clear_one(api: SessionsApi, request: Request, database: db.Database, s
     removed = runs_to_remove(runs, request.args.keep_last)
     if not removed:
         kept = {"run_count": len(runs), "runs_removed": 0, "via": "database"}
-        return Result("nothing_to_clear", {**document["session"], **kept})
+        note = f"nothing to delete: session '{session_id}' has {len(runs)} run(s); nothing changed"
+        return Result("session", {**document["session"], **kept}, note=note)
     backup = write_backup({**document, "runs": removed}, request, session_id)
     run_ids = [run["run_id"] for run in removed]
     owners = db.run_owners(database, run_ids)  # read right before the delete
@@ -388,9 +389,11 @@ async def clear_set_in_place(api: SessionsApi, request: Request) -> Result:
                 raise clear_report(error, resolved, cleared, skipped, sessions[index:]) from None
             if isinstance(done, str):
                 skipped.append({"session_id": session["session_id"], "reason": done})
-            elif done.kind == "cleared":
-                keys = ("session_id", "runs_removed", "backup")
-                cleared.append({key: done.data[key] for key in keys})
+            elif done.data["runs_removed"]:
+                cleared.append({key: done.data[key] for key in ("session_id", "runs_removed", "backup")})
+            else:
+                reason = f"it has {done.data['run_count']} run(s): nothing to delete"
+                skipped.append({"session_id": session["session_id"], "reason": reason})
     finally:
         db.close(database)
     outcome = set_outcome("cleared", cleared, skipped, resolved.refused, resolved.missing, via="database")
