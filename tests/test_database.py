@@ -479,3 +479,38 @@ def test_keep_last_with_no_more_runs_than_kept_changes_nothing_and_says_so(sqlit
     assert report["skipped"] == [{"session_id": short, "reason": "it has 1 run(s): nothing to delete"}]
     assert [(item["session_id"], item["runs_removed"]) for item in report["cleared"]] == [(long, 2)]
     assert len(runs_of(cli, long)) == 1
+
+
+def test_team_and_workflow_sessions_come_back_with_every_field_of_their_runs(
+    target: tuple[AgentOSServer, str], on, tmp_path: Path
+) -> None:
+    server, url = target
+    cli = on(server)
+    team, workflow = f"db-team-{uuid.uuid4().hex[:8]}", f"db-flow-{uuid.uuid4().hex[:8]}"
+    for message in ("My name is Kit.", "What's my name?"):
+        cli.json("--team-id", "research-team", "--user-id", USER, "--session-id", team, "--chat", message)
+        workflow_run(server, workflow, message)
+    file = tmp_path / "both.json"
+    cli.json("--session-id", team, "--session-id", workflow, "--export", str(file))
+    before = {
+        sid: cli.json("--session-id", sid, "--show-runs", "--fields", "run_id,content") for sid in (team, workflow)
+    }
+    cli.json("--session-id", team, "--session-id", workflow, "--delete")
+
+    outcome = cli.json("--restore", str(file), "--db", url)
+
+    assert outcome == {"restored": [team, workflow], "conflict": [], "via": "database"}
+    exported_again = tmp_path / "again.json"
+    cli.json("--session-id", team, "--session-id", workflow, "--export", str(exported_again))
+    original, again = json.loads(file.read_text()), json.loads(exported_again.read_text())
+    assert [entry["runs"] for entry in again["sessions"]] == [entry["runs"] for entry in original["sessions"]]
+    assert {sid: cli.json("--session-id", sid, "--show-runs", "--fields", "run_id,content") for sid in before} == before
+    assert workflow_run(server, workflow, "What's my name?") == "Your name is Kit."
+
+
+def workflow_run(server: AgentOSServer, session_id: str, message: str) -> str:
+    """A run of the workflow `pipeline` in the session (the CLI chats with agents and teams only)."""
+    form = {"message": message, "stream": "false", "session_id": session_id, "user_id": USER}
+    answer = httpx.post(f"{server.url}/workflows/pipeline/runs", data=form, timeout=60)
+    answer.raise_for_status()
+    return answer.json()["content"]
