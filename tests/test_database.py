@@ -15,6 +15,7 @@ import httpx
 import pytest
 from cli_helpers import Cli
 from conftest import AgentOSServer, start_server, stop_server
+from schema_tools import validator
 
 USER = "dora@example.com"
 
@@ -82,6 +83,12 @@ def exported(cli: Cli, session_id: str, path: Path) -> dict:
     return json.loads(path.read_text())
 
 
+def check(kind: str, document: object) -> None:
+    """The answer validates against references/answers.schema.json."""
+    errors = sorted(validator(kind).iter_errors(document), key=str)
+    assert not errors, f"{kind}: {errors[0].message} at {list(errors[0].absolute_path)}"
+
+
 def digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
@@ -98,6 +105,7 @@ def test_restore_brings_back_the_runs_in_order_with_original_times_and_the_next_
 
     restored = cli.json("--restore", str(file), "--db", url)
 
+    check("session", restored)
     assert restored["via"] == "database"
     assert (restored["runs_restored"], restored["run_count"]) == (2, 2)
     detail = cli.json("--session-id", session_id, "--fields", "created_at,updated_at,session_name")
@@ -134,6 +142,7 @@ def test_clear_in_place_keeps_the_session_row_and_runs_only_puts_the_runs_back(
 
     cleared = cli.json("--session-id", session_id, "--clear", "--yes", "--db", url)
 
+    check("cleared", cleared)
     assert (cleared["via"], cleared["runs_removed"], cleared["run_count"]) == ("database", 2, 0)
     assert cli.json("--session-id", session_id, "--fields", "created_at,session_name,session_state") == before
     assert runs_of(cli, session_id) == []
@@ -209,7 +218,9 @@ def test_sessions_move_from_a_sqlite_server_into_a_postgres_servers_database(
 
     outcome = destination.json("--restore", str(file), "--db", postgres_database)
 
-    assert outcome == {"restored": [first, second], "conflict": [], "via": "database"}
+    check("restored", outcome)
+    restored = [{"session_id": first, "runs_restored": 2}, {"session_id": second, "runs_restored": 1}]
+    assert outcome == {"restored": restored, "conflict": [], "via": "database"}
     for session_id in (first, second):
         assert runs_of(destination, session_id) == runs_of(source, session_id)
         times = "--fields", "created_at,updated_at"
@@ -407,6 +418,7 @@ def test_a_set_clears_in_place_session_by_session_and_reports_each(sqlite_server
 
     assert outcome.code == 3, outcome.err
     report = outcome.json()
+    check("cleared_set", report)
     assert [(item["session_id"], item["runs_removed"]) for item in report["cleared"]] == [(first, 2), (second, 1)]
     assert (report["not_found"], report["skipped"], report["via"]) == (["db-nowhere"], [], "database")
     assert all(Path(item["backup"]).is_file() for item in report["cleared"])
@@ -417,6 +429,7 @@ def test_a_dry_run_with_keep_last_counts_what_would_go_and_changes_nothing(sqlit
     cli = on(sqlite_server)
     session_id = chatted_session(cli, "A.", "B.", "C.")
     args = ("--session-id", session_id, "--clear", "--keep-last", "2", "--dry-run", "--db", sqlite_url(sqlite_server))
+    check("clear_preview", cli.json(*args))
     preview = cli.json(*args, "--fields", "session_id,run_count,runs_removed")
     assert preview["data"] == [{"session_id": session_id, "run_count": 3, "runs_removed": 1}]
     assert len(runs_of(cli, session_id)) == 3
@@ -499,7 +512,8 @@ def test_team_and_workflow_sessions_come_back_with_every_field_of_their_runs(
 
     outcome = cli.json("--restore", str(file), "--db", url)
 
-    assert outcome == {"restored": [team, workflow], "conflict": [], "via": "database"}
+    assert [item["session_id"] for item in outcome["restored"]] == [team, workflow]
+    assert (outcome["conflict"], outcome["via"]) == ([], "database")
     exported_again = tmp_path / "again.json"
     cli.json("--session-id", team, "--session-id", workflow, "--export", str(exported_again))
     original, again = json.loads(file.read_text()), json.loads(exported_again.read_text())

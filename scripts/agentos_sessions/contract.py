@@ -51,6 +51,8 @@ class Session(TypedDict):
     backup: NotRequired[str | None]  # --clear: the backup file
     copy_session_id: NotRequired[str | None]  # --clear --keep-copy
     runs_not_restored: NotRequired[int | None]  # --restore without --db
+    runs_restored: NotRequired[int | None]  # --restore --db: the runs written back
+    via: NotRequired[Literal["database"] | None]  # --restore and --clear through AgentOS's database (--db)
     forked_from_session_id: NotRequired[str | None]  # --fork
     # Only when asked for with --fields: AgentOS's own detail fields, and the script's component_id.
     component_id: NotRequired[str | None]  # the agent, team or workflow id, whichever is set
@@ -198,6 +200,7 @@ class ClearedEntry(TypedDict):
 
 class ClearedSet(Outcome):
     cleared: list[ClearedEntry]
+    via: NotRequired[Literal["database"]]  # --db: deleted in place, the sessions stay
 
 
 class Exported(TypedDict):
@@ -214,14 +217,16 @@ class Exported(TypedDict):
 
 class RestoredEntry(TypedDict):
     session_id: str
-    runs_not_restored: int  # AgentOS's API cannot insert runs; they stay in the file
+    runs_not_restored: NotRequired[int]  # without --db: AgentOS's API cannot insert runs; they stay in the file
+    runs_restored: NotRequired[int]  # --db: the runs are back, in order, with their times
 
 
 class Restored(TypedDict):
-    """--restore of a set file; created_at and updated_at become the time of the restore."""
+    """--restore of a set file; without --db, created_at and updated_at become the time of the restore."""
 
     restored: list[RestoredEntry]
     conflict: list[str]  # already exist: left as they are, exit 6
+    via: NotRequired[Literal["database"]]  # --db
 
 
 class Forked(TypedDict):

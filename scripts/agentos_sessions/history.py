@@ -131,7 +131,7 @@ async def restore_several(
     api: SessionsApi, request: Request, database: db.Database, prepared: list[tuple[dict[str, Any], list[Any]]]
 ) -> Result:
     """Restore each session of a set file; cut short, say which are complete."""
-    restored: list[str] = []
+    restored: list[dict[str, Any]] = []
     conflict: list[str] = []
     for index, (entry, records) in enumerate(prepared):
         session_id = entry["session"]["session_id"]
@@ -145,20 +145,21 @@ async def restore_several(
         except asyncio.CancelledError:
             interrupted = CliError(f"interrupted after '{session_id}' was written", ExitCode.INTERRUPTED)
             raise restore_report(interrupted, restored, conflict, prepared[index:]) from None
-        restored.append(session_id)
+        restored.append({"session_id": session_id, "runs_restored": len(records)})
     note = f"already exist, not restored: {', '.join(conflict)}" if conflict else ""
     outcome = {"restored": restored, "conflict": conflict, "via": "database"}
     return Result("restored", outcome, ExitCode.CONFLICT if conflict else ExitCode.OK, note)
 
 
 def restore_report(
-    error: CliError, restored: list[str], conflict: list[str], left: list[tuple[dict[str, Any], list[Any]]]
+    error: CliError, restored: list[dict[str, Any]], conflict: list[str], left: list[tuple[dict[str, Any], list[Any]]]
 ) -> CliError:
     """One line for a set restore cut short: complete, already there, the one that stopped, not started."""
     failed = left[0][0]["session"]["session_id"]
     rest = [entry["session"]["session_id"] for entry, _ in left[1:]]
+    complete = [item["session_id"] for item in restored]
     message = (
-        f"restoring stopped at '{failed}': {error.message}; complete: {', '.join(restored) or 'none'}; "
+        f"restoring stopped at '{failed}': {error.message}; complete: {', '.join(complete) or 'none'}; "
         f"already existed: {', '.join(conflict) or 'none'}; not started: {', '.join(rest) or 'none'}"
     )
     return CliError(message, error.exit_code, error.hint or "complete sessions count as conflicts when run again")
