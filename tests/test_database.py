@@ -99,6 +99,15 @@ def test_restore_brings_back_the_runs_in_order_with_original_times_and_the_next_
     server, url = target
     cli = on(server)
     session_id = chatted_session(cli, "My name is Zoltan.", "I like tea.")
+    cli.json(
+        "--session-id",
+        session_id,
+        "--update",
+        "--summary",
+        "Zoltan likes tea.",
+        "--metadata",
+        '{"k": [1, {"a": null}]}',
+    )
     file = tmp_path / "session.json"
     document = exported(cli, session_id, file)
     cli.json("--session-id", session_id, "--delete")
@@ -108,9 +117,10 @@ def test_restore_brings_back_the_runs_in_order_with_original_times_and_the_next_
     check("session", restored)
     assert restored["via"] == "database"
     assert (restored["runs_restored"], restored["run_count"]) == (2, 2)
-    detail = cli.json("--session-id", session_id, "--fields", "created_at,updated_at,session_name")
-    original = document["session"]
-    assert detail == {k: original[k] for k in ("created_at", "updated_at", "session_name")}
+    kept = ("created_at", "updated_at", "session_name", "session_summary", "metadata", "session_state")
+    detail = cli.json("--session-id", session_id, "--fields", ",".join(kept))
+    assert detail == {k: document["session"][k] for k in kept}
+    assert detail["session_summary"]["summary"] == "Zoltan likes tea."
     runs = cli.json("--session-id", session_id, "--show-runs", "--fields", "run_id,content,created_at")
     assert runs == [{k: run[k] for k in ("run_id", "content", "created_at")} for run in document["runs"]]
     reply = cli.json("--session-id", session_id, "--user-id", USER, "--chat", "What's my name?")
@@ -528,3 +538,27 @@ def workflow_run(server: AgentOSServer, session_id: str, message: str) -> str:
     answer = httpx.post(f"{server.url}/workflows/pipeline/runs", data=form, timeout=60)
     answer.raise_for_status()
     return answer.json()["content"]
+
+
+def test_a_run_agno_cannot_read_is_refused_before_anything_is_sent(
+    sqlite_server, on, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from faultproxy import FaultProxy
+
+    cli = on(sqlite_server)
+    session_id = chatted_session(cli, "Hello.")
+    document = exported(cli, session_id, tmp_path / "s.json")
+    document["session"]["session_id"] = "db-broken"
+    document["runs"][0]["messages"] = "not a list of messages"
+    file = tmp_path / "broken.json"
+    file.write_text(json.dumps(document))
+
+    with FaultProxy(sqlite_server.url) as proxy:
+        refused = Cli(capsys, proxy.url)("--restore", str(file), "--db", sqlite_url(sqlite_server), "--json")
+        sent = proxy.seen()
+
+    assert refused.code == 2
+    run_id = document["runs"][0]["run_id"]
+    assert refused.error()["error"].startswith(f"run '{run_id}' of 'db-broken' is not a run agno can read")
+    assert sent == []
+    assert cli("--session-id", "db-broken").code == 3

@@ -80,7 +80,7 @@ def open_sqlite(url: str, path: str, table: str | None) -> Database:
     from sqlalchemy import create_engine
 
     if not path or path == ":memory:" or path.startswith("file:"):
-        usage_error(f"--db {url!r} names no database file", "e.g. sqlite:////srv/agentos/agentos.db")
+        usage_error(f"--db {redact_url(url)!r} names no database file", "e.g. sqlite:////srv/agentos/agentos.db")
     file = Path(path)
     if not file.is_file():
         usage_error(f"--db: {path} does not exist; nothing was created", "give the file AgentOS's SqliteDb uses")
@@ -209,7 +209,16 @@ def session_object(detail: dict[str, Any]) -> Any:
         "updated_at": parse_api_time(detail["updated_at"]) if detail.get("updated_at") else None,
     }
     classes = {"agent": AgentSession, "team": TeamSession, "workflow": WorkflowSession}
-    return classes[kind].from_dict(copy.deepcopy(record))
+    try:
+        session, reason = classes[kind].from_dict(copy.deepcopy(record)), f"not an {kind} session"
+    except Exception as error:  # whatever agno's parser raises on a malformed session
+        session, reason = None, type(error).__name__
+    if session is None:
+        usage_error(
+            f"session '{detail['session_id']}' of the file is not one agno can store ({reason})",
+            "give a file written by --export or --clear; nothing was changed",
+        )
+    return session
 
 
 def run_record(run: dict[str, Any], session_id: str) -> dict[str, Any]:

@@ -92,7 +92,8 @@ async def restore_with_history(api: SessionsApi, request: Request) -> Result:
 
 
 def records_of(entry: dict[str, Any]) -> list[dict[str, Any]]:
-    """The entry's runs as agno stores them (exit 2, before anything is sent, if agno could not read one)."""
+    """The entry's runs as agno stores them (exit 2, before anything is sent, if agno could not read it or one)."""
+    db.session_object(entry["session"])
     return [db.run_record(run, entry["session"]["session_id"]) for run in entry["runs"]]
 
 
