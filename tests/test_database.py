@@ -562,3 +562,28 @@ def test_a_run_agno_cannot_read_is_refused_before_anything_is_sent(
     assert refused.error()["error"].startswith(f"run '{run_id}' of 'db-broken' is not a run agno can read")
     assert sent == []
     assert cli("--session-id", "db-broken").code == 3
+
+
+def test_a_set_clear_cut_short_names_where_it_stopped_and_the_first_session_stays_cleared(
+    sqlite_server, on, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from agentos_sessions import database
+    from sqlalchemy.exc import OperationalError
+
+    cli = on(sqlite_server)
+    first, second = chatted_session(cli, "One."), chatted_session(cli, "Two.")
+    real_delete_runs, calls = database.delete_runs, []
+
+    def failing_second(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise OperationalError("DELETE", {}, Exception("database is locked"))
+        return real_delete_runs(*args, **kwargs)
+
+    monkeypatch.setattr(database, "delete_runs", failing_second)
+    outcome = cli("--session-id", first, "--session-id", second, "--clear", "--yes", "--db", sqlite_url(sqlite_server))
+
+    assert outcome.code == 1
+    assert f"clearing stopped at '{second}': deleting the runs of '{second}'" in outcome.err
+    assert "(OperationalError)" in outcome.err and "--runs-only" in outcome.err
+    assert runs_of(cli, first) == [] and len(runs_of(cli, second)) == 1
