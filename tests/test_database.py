@@ -564,6 +564,26 @@ def test_a_run_agno_cannot_read_is_refused_before_anything_is_sent(
     assert cli("--session-id", "db-broken").code == 3
 
 
+def test_a_file_with_one_run_id_twice_is_refused_before_anything_is_sent(
+    sqlite_server, on, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from faultproxy import FaultProxy
+
+    cli = on(sqlite_server)
+    document = exported(cli, chatted_session(cli, "Once."), tmp_path / "s.json")
+    document["session"]["session_id"] = "db-twice"
+    document["runs"] = document["runs"] * 2
+    file = tmp_path / "twice.json"
+    file.write_text(json.dumps(document))
+
+    with FaultProxy(sqlite_server.url) as proxy:
+        refused = Cli(capsys, proxy.url)("--restore", str(file), "--db", sqlite_url(sqlite_server), "--json")
+        sent = proxy.seen()
+
+    assert (refused.code, sent) == (2, [])
+    assert refused.error()["error"] == "the file holds a run without a run_id, or one run_id twice"
+
+
 def test_a_set_clear_cut_short_names_where_it_stopped_and_the_first_session_stays_cleared(
     sqlite_server, on, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -81,6 +81,7 @@ async def restore_with_history(api: SessionsApi, request: Request) -> Result:
         usage_error(f"{request.args.restore} holds several sessions: --fields does not apply", "drop --fields")
     entries = document["sessions"] if several else [document]
     prepared = [(entry, records_of(entry)) for entry in entries]
+    check_file_run_ids(entries)
     database = await checked_database(api, request)
     try:
         check_run_ids(database, entries)
@@ -97,11 +98,16 @@ def records_of(entry: dict[str, Any]) -> list[dict[str, Any]]:
     return [db.run_record(run, entry["session"]["session_id"]) for run in entry["runs"]]
 
 
-def check_run_ids(database: db.Database, entries: list[dict[str, Any]]) -> None:
-    """Refuse a file with a run id that belongs to another session (or twice to the file), before any write."""
-    wanted = {run.get("run_id"): entry["session"]["session_id"] for entry in entries for run in entry["runs"]}
-    if len(wanted) != sum(len(entry["runs"]) for entry in entries) or None in wanted:
+def check_file_run_ids(entries: list[dict[str, Any]]) -> None:
+    """Refuse a file with a run without a usable run_id, or one run_id twice (exit 2, nothing sent)."""
+    run_ids = [run.get("run_id") for entry in entries for run in entry["runs"]]
+    if not all(isinstance(run_id, str) and run_id for run_id in run_ids) or len(set(run_ids)) != len(run_ids):
         usage_error("the file holds a run without a run_id, or one run_id twice", "nothing was changed")
+
+
+def check_run_ids(database: db.Database, entries: list[dict[str, Any]]) -> None:
+    """Refuse a file with a run id that belongs to another session in the database, before any write."""
+    wanted = {run["run_id"]: entry["session"]["session_id"] for entry in entries for run in entry["runs"]}
     owners = db.run_owners(database, list(wanted))
     for run_id, session_id in wanted.items():
         if owners.get(run_id, session_id) != session_id:
