@@ -127,10 +127,7 @@ async def restore_single(
     api: SessionsApi, request: Request, database: db.Database, entry: dict[str, Any], records: list[dict[str, Any]]
 ) -> Result:
     """Restore one session and answer with it as the API reads it back."""
-    await restore_entry(api, database, entry, records, request.args.runs_only)
-    session = entry["session"]
-    after = await get_session(api, session["session_id"], session.get("user_id"))
-    runs = await get_runs(api, session["session_id"], user_scope(session))
+    after, runs = await restore_entry(api, database, entry, records, request.args.runs_only)
     return Result("session", {**after, "run_count": len(runs), "runs_restored": len(records), "via": "database"})
 
 
@@ -174,7 +171,7 @@ def restore_report(
 
 async def restore_entry(
     api: SessionsApi, database: db.Database, entry: dict[str, Any], records: list[dict[str, Any]], runs_only: bool
-) -> None:
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Write one session's row (unless --runs-only) and runs, each check read right before the write; verify."""
     session = entry["session"]
     session_id = session["session_id"]
@@ -195,7 +192,7 @@ async def restore_entry(
     positions = db.run_positions(database, session_id) if runs_only else []
     first = min(positions) - len(records) if positions else 0  # older runs go before the session's current ones
     write_entry(database, session, records, first, runs_only)
-    await verify(api, entry, runs_only)
+    return await verify(api, entry, runs_only)
 
 
 def write_entry(
@@ -222,7 +219,9 @@ def write_entry(
         ) from None
 
 
-async def verify(api: SessionsApi, entry: dict[str, Any], runs_only: bool) -> None:
+async def verify(
+    api: SessionsApi, entry: dict[str, Any], runs_only: bool
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Read the session and its runs back through the API; exit 1 naming what differs from the file."""
     session = entry["session"]
     after = await get_session(api, session["session_id"], session.get("user_id"))
@@ -236,6 +235,7 @@ async def verify(api: SessionsApi, entry: dict[str, Any], runs_only: bool) -> No
             ExitCode.ERROR,
             f"compare the file with --session-id {session['session_id']} --export -",
         )
+    return after, runs
 
 
 def run_differences(expected: list[dict[str, Any]], actual: list[dict[str, Any]], runs_only: bool) -> list[str]:
