@@ -278,6 +278,20 @@ def test_a_database_that_is_not_agentos_is_refused_and_left_unchanged(sqlite_ser
     assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.db", "s.json"]
 
 
+def test_a_file_that_is_not_a_database_is_refused_and_left_unchanged(sqlite_server, on, tmp_path: Path) -> None:
+    cli = on(sqlite_server)
+    text = tmp_path / "notes.txt"
+    text.write_text("not a database\n" * 100)
+    refused = cli("--session-id", "seed-00001", "--clear", "--yes", "--db", f"sqlite:///{text}", "--json")
+    assert refused.code == 2
+    assert (
+        refused.error()["error"]
+        == f"cannot read the database sqlite:///{text}: file is not a database; nothing was changed"
+    )
+    assert text.read_text() == "not a database\n" * 100
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]
+
+
 def test_a_database_path_that_does_not_exist_is_refused_and_not_created(sqlite_server, on, tmp_path: Path) -> None:
     cli = on(sqlite_server)
     missing = tmp_path / "nowhere" / "agentos.db"

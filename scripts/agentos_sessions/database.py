@@ -117,11 +117,11 @@ def reflect(database: Database, name: str) -> Any:
 
 
 def unreachable(database: Database, error: Exception) -> CliError:
-    """A database that cannot be opened or read; the URL's password is never shown."""
+    """A database that cannot be opened or read (a local file: bad input, exit 2); the password is never shown."""
     reason = str(getattr(error, "orig", None) or error).strip().splitlines()[0][:200]
     return CliError(
-        f"cannot read the database {database.shown}: {reason}",
-        ExitCode.UNREACHABLE,
+        f"cannot read the database {database.shown}: {reason}; nothing was changed",
+        ExitCode.USAGE if database.backend == "sqlite" else ExitCode.UNREACHABLE,
         "check --db (or $AGENTOS_DB_URL): the URL AgentOS itself uses",
     )
 
