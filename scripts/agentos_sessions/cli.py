@@ -21,12 +21,16 @@ from urllib.parse import urlsplit
 from .errors import CliError, ExitCode, usage_error
 from .model import (
     BACKUP_SUBFOLDER,
+    DEFAULT_SORT_BY,
+    DEFAULT_SORT_ORDER,
     GROUP_FIELDS,
     MAX_JSON_DEPTH,
     MAX_UNIX_SECONDS,
+    PAGE_SIZE,
     RUN_FIELDS,
     SESSION_FIELDS,
     SESSION_TYPES,
+    SORT_ORDERS,
     WHERE_FIELDS,
     Result,
     json_depth,
@@ -318,42 +322,20 @@ def json_object(text: str) -> dict[str, Any]:
 
 EPILOG = """\
 examples:
-  %(prog)s --base-url http://localhost:7777                      list the newest sessions
-  %(prog)s --agent-id researcher --user-id alice@example.com     filter the list
-  %(prog)s --name research --sort-by updated_at --all --json     every matching session as JSON
-  %(prog)s --session-id abc-123                                  inspect one session
-  %(prog)s --session-id abc-123 --show-runs --status completed   its runs
-  %(prog)s --session-id abc-123 --run-id r-1 --json              one run, whole
-  %(prog)s --create --agent-id my-agent --user-id alice --name "Research Chat"
-  %(prog)s --session-id abc-123 --rename "New Name"
-  %(prog)s --session-id abc-123 --update --metadata '{"tag": "x"}'
+  %(prog)s --agent-id researcher --all --json   an agent's sessions
+  %(prog)s --session-id abc-123 --show-runs     its runs, oldest first
+  %(prog)s --user-id bob --delete --dry-run     what it would delete
   %(prog)s --session-id abc-123 --delete
-  %(prog)s --delete --user-id bob --before 2026-01-01 --dry-run  what a bulk delete would remove
-  %(prog)s --delete --user-id bob --max-runs 0 --yes             bob's sessions that never ran
-  %(prog)s --agent-id researcher --user-id alice --update --metadata '{"tag": "x"}' --yes
-  %(prog)s --count --group-by user_id --json                     sessions per user
-  %(prog)s --search pricing --fields session_id,run_count --json
-  %(prog)s --session-id abc-123 --clear --yes                    drop the runs, keep the session
-  %(prog)s --session-id abc-123 --fork --name "Plan B"           copy the session with its runs
-  %(prog)s --session-id abc-123 --compact                        fold old history into a summary
-  %(prog)s --session-id abc-123 --export backup.json
-  %(prog)s --restore backup.json
-  %(prog)s --agent-id assistant --chat "My name is Alice."
+  %(prog)s --session-id abc-123 --clear --yes   drop its runs
 
 exit codes:
-  0 ok   1 server error or unexpected   2 bad usage or input (nothing sent)   3 not found
-  4 authentication/authorization refused   5 server unreachable or timed out   6 conflict
-  130 interrupted   141 stdout closed before the result was written (the action itself ran)
+  0 ok   1 server error or unexpected   2 bad usage or input (nothing sent)
+  3 not found   4 access refused   5 unreachable or timed out
+  6 conflict   130 interrupted   141 stdout closed early (the action ran)
 
-dates (DATE):
-  ISO 8601: 2026-11-28, 20261128, 2026-11-28T14:00:00Z (UTC unless it says); Unix seconds
-  (10 or more digits); or a time ago: 90m, 12h, 30d, 2w (listings and dry runs report the
-  cutoff in meta.cutoffs). Other all-digit values are ambiguous and refused.
-
-environment:
-  AGENTOS_URL            default for --base-url
-  AGENTOS_SECURITY_KEY   default for --security-key (else OS_SECURITY_KEY)
-  AGENTOS_DB_URL         default for --db, used by --restore and --clear only
+DATE: 2026-11-28, 20261128 or 2026-11-28T14:00:00Z (UTC unless it says), Unix
+seconds (10+ digits), or a time ago: 90m, 12h, 30d, 2w (meta.cutoffs shows it);
+other all-digit values are refused as ambiguous.
 """
 
 
@@ -361,72 +343,67 @@ def build_parser(prog: str = SCRIPT_NAME) -> Parser:
     """The command line; no side effects."""
     parser = Parser(
         prog=prog,
-        description="List, inspect, create, rename, update, fork, compact, clear, export and delete AgentOS sessions.",
+        usage="%(prog)s [-h] [ACTION] [SELECTION] [OPTIONS]",
+        description="List, inspect, change, clear, export and delete the sessions of an AgentOS.",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
         allow_abbrev=False,
     )
     connection = parser.add_argument_group("connection")
-    connection.add_argument("--base-url", help=f"AgentOS URL (default $AGENTOS_URL or {DEFAULT_BASE_URL})")
-    connection.add_argument("--security-key", help="bearer key (default $AGENTOS_SECURITY_KEY, else $OS_SECURITY_KEY)")
+    connection.add_argument("--base-url", help=f"AgentOS URL (default $AGENTOS_URL, else {DEFAULT_BASE_URL})")
+    connection.add_argument(
+        "--security-key", metavar="KEY", help="bearer key (default $AGENTOS_SECURITY_KEY, else $OS_SECURITY_KEY)"
+    )
     connection.add_argument(
         "--timeout",
         type=positive_seconds,
         default=30.0,
-        help="seconds a whole request, or a wait between chat events, may take (default 30)",
+        help="seconds per request or chat-event gap (default %(default)g)",
     )
-    connection.add_argument("--retries", type=non_negative_int, default=2, help="retries of safe requests (default 2)")
-    connection.add_argument("--db-id", help="database id, for an AgentOS with several databases")
-    connection.add_argument("--table", help="sessions table name (needs --db-id)")
     connection.add_argument(
-        "--allow-insecure", action="store_true", help="allow sending the key over plain http to a remote host"
+        "--retries", type=non_negative_int, default=2, help="retries of safe requests (default %(default)s)"
     )
+    connection.add_argument("--db-id", help="database id, for an AgentOS with several")
+    connection.add_argument("--table", help="sessions table name (needs --db-id)")
+    connection.add_argument("--allow-insecure", action="store_true", help="send the key over http to a remote host")
     connection.add_argument("--json", action="store_true", help="print one JSON document on stdout")
 
-    actions = parser.add_argument_group("actions (default: list sessions)").add_mutually_exclusive_group()
-    actions.add_argument("--show-runs", action="store_true", help="list the runs of the selected session(s)")
-    actions.add_argument("--create", action="store_true", help="create a session (--agent-id/--team-id/--workflow-id)")
-    actions.add_argument("--rename", metavar="NAME", help="rename --session-id")
-    actions.add_argument(
-        "--update", action="store_true", help="update --state/--metadata/--summary of the selected sessions"
-    )
+    actions = parser.add_argument_group(
+        "actions (at most one; default: list sessions)", "ONE session: one --session-id or --session-name"
+    ).add_mutually_exclusive_group()
+    actions.add_argument("--show-runs", action="store_true", help="list the runs of the selected sessions")
+    actions.add_argument("--create", action="store_true", help="create a session of --agent-id/--team-id/--workflow-id")
+    actions.add_argument("--rename", metavar="NAME", help="rename ONE session")
+    actions.add_argument("--update", action="store_true", help="merge --state/--metadata (or --replace), set --summary")
     actions.add_argument("--delete", action="store_true", help="delete the selected sessions")
+    actions.add_argument("--clear", action="store_true", help="delete the selection's runs, keep the sessions")
+    actions.add_argument("--export", metavar="FILE", help="write the selection and its runs to FILE ('-': stdout)")
+    actions.add_argument("--restore", metavar="FILE", help="re-create the sessions of an export or backup FILE")
     actions.add_argument(
-        "--clear", action="store_true", help="remove all runs of the selected sessions, keep the sessions"
+        "--chat", type=message_text, metavar="MESSAGE", help="send MESSAGE in ONE session or a new one of --agent-id"
     )
-    actions.add_argument(
-        "--export", metavar="FILE", help="write the selected sessions and their runs as JSON ('-' = stdout)"
-    )
-    actions.add_argument("--restore", metavar="FILE", help="re-create a session from an --export/--clear file")
-    actions.add_argument(
-        "--chat", type=message_text, metavar="MESSAGE", help="send MESSAGE to the session's agent or team"
-    )
-    actions.add_argument("--fork", action="store_true", help="copy --session-id, runs included, to a new session")
-    actions.add_argument("--compact", action="store_true", help="fold the older history of --session-id into a summary")
+    actions.add_argument("--fork", action="store_true", help="copy ONE session, runs included, to a new one")
+    actions.add_argument("--compact", action="store_true", help="fold ONE session's older runs into a summary")
 
-    selection = parser.add_argument_group("selection")
+    selection = parser.add_argument_group("selection (filters narrow ids and names)")
     selection.add_argument("--session-id", action="append", metavar="ID", help="this session (repeatable)")
     selection.add_argument(
         "--session-name", action="append", metavar="NAME", help="the sessions named exactly NAME (repeatable)"
     )
-    selection.add_argument("--run-id", metavar="RUN", help="show one run of --session-id")
+    selection.add_argument("--run-id", metavar="RUN", help="show one run of ONE session")
     selection.add_argument("--agent-id", help="filter by, or create for, this agent")
     selection.add_argument("--team-id", help="filter by, or create for, this team")
     selection.add_argument("--workflow-id", help="filter by, or create for, this workflow")
     selection.add_argument("--user-id", help="filter by, or create for, this user (exact)")
     selection.add_argument("--type", choices=SESSION_TYPES, help="only sessions of this type")
-    selection.add_argument("--name", help="name contains TEXT (any case); with --create/--fork: the new name")
-    selection.add_argument("--before", type=point_in_time, metavar="DATE", help="only sessions created before DATE")
-    selection.add_argument("--after", type=point_in_time, metavar="DATE", help="only sessions created at or after DATE")
-    selection.add_argument(
-        "--updated-before", type=point_in_time, metavar="DATE", help="only sessions last updated before DATE"
-    )
-    selection.add_argument(
-        "--updated-after", type=point_in_time, metavar="DATE", help="only sessions last updated at or after DATE"
-    )
-    selection.add_argument("--min-runs", type=non_negative_int, metavar="N", help="only sessions with at least N runs")
-    selection.add_argument("--max-runs", type=non_negative_int, metavar="N", help="only sessions with at most N runs")
-    selection.add_argument("--search", metavar="TEXT", help="only sessions where a run's input or output contains TEXT")
+    selection.add_argument("--name", help="name contains NAME (any case); --create/--fork: the new name")
+    selection.add_argument("--before", type=point_in_time, metavar="DATE", help="created before DATE")
+    selection.add_argument("--after", type=point_in_time, metavar="DATE", help="created at or after DATE")
+    selection.add_argument("--updated-before", type=point_in_time, metavar="DATE", help="last updated before DATE")
+    selection.add_argument("--updated-after", type=point_in_time, metavar="DATE", help="last updated at or after DATE")
+    selection.add_argument("--min-runs", type=non_negative_int, metavar="N", help="at least N runs")
+    selection.add_argument("--max-runs", type=non_negative_int, metavar="N", help="at most N runs (0: never ran)")
+    selection.add_argument("--search", metavar="TEXT", help="a run's input or reply contains TEXT (any case)")
     selection.add_argument(
         "--where",
         type=where_clause,
@@ -436,12 +413,12 @@ def build_parser(prog: str = SCRIPT_NAME) -> Parser:
     )
 
     listing = parser.add_argument_group("listing")
-    listing.add_argument("--limit", type=page_size, help="sessions per page (default 20)")
-    listing.add_argument("--page", type=page_number, help="page number, from 1 (default 1)")
-    listing.add_argument("--all", action="store_true", help="every page; with a write and no filter: every session")
-    listing.add_argument("--sort-by", type=sort_field, help=f"one of {', '.join(SORT_FIELDS)} (default created_at)")
-    listing.add_argument("--sort-order", choices=("asc", "desc"), help="default desc (newest first)")
-    listing.add_argument("--count", action="store_true", help="print how many sessions match, not the sessions")
+    listing.add_argument("--limit", type=page_size, help=f"sessions per page (default {PAGE_SIZE})")
+    listing.add_argument("--page", type=page_number, help="page number, from 1")
+    listing.add_argument("--all", action="store_true", help="every page; a write with no selection: every session")
+    listing.add_argument("--sort-by", type=sort_field, help=f"{', '.join(SORT_FIELDS)} (default {DEFAULT_SORT_BY})")
+    listing.add_argument("--sort-order", choices=SORT_ORDERS, help=f"default {DEFAULT_SORT_ORDER} (newest first)")
+    listing.add_argument("--count", action="store_true", help="print how many sessions match")
     listing.add_argument("--runs", action="store_true", help="with --count: also their runs in total")
     listing.add_argument(
         "--group-by", choices=GROUP_FIELDS, metavar="FIELD", help=f"with --count: per {', '.join(GROUP_FIELDS)}"
@@ -450,7 +427,7 @@ def build_parser(prog: str = SCRIPT_NAME) -> Parser:
         "--fields",
         type=field_names,
         metavar="A,B",
-        help="only these fields of each session or run (JSON keys, columns)",
+        help="only these keys of each session or run",
     )
 
     runs = parser.add_argument_group("runs")
@@ -464,24 +441,22 @@ def build_parser(prog: str = SCRIPT_NAME) -> Parser:
     values = parser.add_argument_group("values for --create and --update")
     values.add_argument("--state", type=json_object, metavar="JSON", help="session state, a JSON object")
     values.add_argument("--metadata", type=json_object, metavar="JSON", help="metadata, a JSON object")
-    values.add_argument("--summary", metavar="TEXT", help="session summary text (--update)")
+    values.add_argument("--summary", metavar="TEXT", help="summary text (--update)")
     values.add_argument("--replace", action="store_true", help="with --update: replace state/metadata, do not merge")
 
     safety = parser.add_argument_group("safety")
     safety.add_argument("--yes", action="store_true", help="confirm a write chosen by filters, or a --clear")
-    safety.add_argument(
-        "--dry-run", action="store_true", help="with --delete/--update/--clear: show what would change, change nothing"
-    )
+    safety.add_argument("--dry-run", action="store_true", help="preview --delete/--update/--clear; change nothing")
     safety.add_argument(
         "--backup-dir",
         metavar="DIR",
-        help=f"where --clear writes its backup (default: $AGENTOS_BACKUP_DIR, else $XDG_STATE_HOME/{BACKUP_SUBFOLDER})",
+        help=f"--clear's backups (default: $AGENTOS_BACKUP_DIR, else $XDG_STATE_HOME/{BACKUP_SUBFOLDER})",
     )
-    safety.add_argument("--keep-copy", action="store_true", help="with --clear: first fork the session on the server")
+    safety.add_argument("--keep-copy", action="store_true", help="with --clear: fork each session first")
 
     database = parser.add_argument_group("AgentOS's database (--restore and --clear only)")
     database.add_argument(
-        "--db", metavar="URL", help="its SQLAlchemy URL: runs and times come back, clears happen in place"
+        "--db", metavar="URL", help="its SQLAlchemy URL (default $AGENTOS_DB_URL): runs come back, clear in place"
     )
     database.add_argument("--runs-only", action="store_true", help="with --restore: runs into the existing session")
     database.add_argument(

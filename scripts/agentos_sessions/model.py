@@ -250,6 +250,11 @@ CONCISE_SESSION_FIELDS = (
 )  # fmt: skip
 CONCISE_RUN_FIELDS = ("run_id", "status", "created_at", "run_input", "content")
 GROUP_FIELDS = ("user_id", "component_id", "agent_id", "team_id", "workflow_id", "session_type")
+# A listing without --limit, --sort-by or --sort-order: the page size and order asked of AgentOS.
+PAGE_SIZE = 20
+DEFAULT_SORT_BY = "created_at"
+SORT_ORDERS = ("asc", "desc")
+DEFAULT_SORT_ORDER = "desc"
 
 
 def field_value(item: dict[str, Any], field: str) -> Any:

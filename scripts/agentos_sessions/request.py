@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from .errors import usage_error
-from .model import SESSION_TYPES, checked_id
+from .model import DEFAULT_SORT_BY, DEFAULT_SORT_ORDER, SESSION_TYPES, checked_id
 from .selection import Filters, Progress, Selection, SeveralMatch, pin_session
 
 if TYPE_CHECKING:
@@ -95,7 +95,8 @@ class Request(NamedTuple):
         return self.single_session_id() if self.args.session_id else None
 
     def order(self) -> dict[str, str]:
-        return {"sort_by": self.args.sort_by or "created_at", "sort_order": self.args.sort_order or "desc"}
+        args = self.args
+        return {"sort_by": args.sort_by or DEFAULT_SORT_BY, "sort_order": args.sort_order or DEFAULT_SORT_ORDER}
 
     def user_params(self) -> dict[str, str]:
         return {"user_id": self.args.user_id} if self.args.user_id else {}

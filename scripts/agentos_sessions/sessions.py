@@ -12,6 +12,7 @@ from typing import Any
 from .api import SessionsApi
 from .errors import not_agentos
 from .model import (
+    PAGE_SIZE,
     Result,
     api_path,
     checked_id,
@@ -51,7 +52,7 @@ async def listed(api: SessionsApi, request: Request) -> Result:
     """The sessions of a listing, as AgentOS's {data, meta}."""
     selection, filters, order, args = request.selection, request.filters, request.order(), request.args
     if not selection.names_sessions() and not args.all and not filters.needs_local_pass():
-        document = await fetch_page(api, {**filters.server_params(), **order}, args.page or 1, args.limit or 20)
+        document = await fetch_page(api, {**filters.server_params(), **order}, args.page or 1, args.limit or PAGE_SIZE)
         return Result("sessions", document)
     page_size = args.limit if args.all and args.limit else ALL_PAGE_SIZE
     resolved = await resolve(api, selection, order, request.progress, page_size, acting=False)
@@ -59,7 +60,7 @@ async def listed(api: SessionsApi, request: Request) -> Result:
     document = (
         whole_document(resolved.sessions)
         if whole
-        else page_document(resolved.sessions, args.page or 1, args.limit or 20)
+        else page_document(resolved.sessions, args.page or 1, args.limit or PAGE_SIZE)
     )
     left = {"refused": resolved.refused, "not_found": resolved.missing}
     return Result("sessions", document, outcome_exit(left), left_alone_note(resolved))
