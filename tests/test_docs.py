@@ -1,8 +1,9 @@
-"""The documentation is true: SKILL.md, README.md and references/api-patterns.md.
+"""The documentation is true and short: SKILL.md, README.md and the references.
 
-Every `uv run scripts/manage_sessions.py ...` line of SKILL.md and README.md runs against a
-real AgentOS (in-process, through `main(argv)`) and its effect is checked; every Python
-example of the reference runs in a subprocess and prints exactly its documented output.
+Every `uv run scripts/manage_sessions.py ...` line of SKILL.md, README.md and the references
+runs against a real AgentOS (in-process, through `main(argv)`) and its effect is checked; every
+Python example of references/api-patterns.md runs in a subprocess and prints exactly its
+documented output. SKILL.md and --help stay within what an agent reads in a minute.
 """
 
 from __future__ import annotations
@@ -35,6 +36,8 @@ from conftest import ROOT, AgentOSServer
 SKILL = ROOT / "SKILL.md"
 README = ROOT / "README.md"
 REFERENCE = ROOT / "references" / "api-patterns.md"
+COMMANDS_REFERENCE = ROOT / "references" / "commands.md"
+REFERENCES = sorted((ROOT / "references").glob("*.md"))
 CLI_SCRIPT = ROOT / "scripts" / "manage_sessions.py"
 SERVER_SCRIPT = ROOT / "scripts" / "local_agentos.py"
 CLI_PREFIX = "uv run scripts/manage_sessions.py"
@@ -42,6 +45,10 @@ DOC_URL = "http://localhost:7777"
 SKILL_NAME = "agentos-api-sessions"
 CONVERSATION = ("My name is Alice.", "What's my name?")
 EXAMPLE_OWNER = "alice@example.com"
+# What an agent reads before its first call (issue 21): SKILL.md, and --help at 80 columns.
+MAX_SKILL_CHARACTERS = 8_000
+MAX_HELP_CHARACTERS = 6_000
+HELP_COLUMNS = "80"
 
 # The commands of the seed skill this one grew from: agents were taught them, so they stay.
 SEED_COMMANDS = [
@@ -89,6 +96,7 @@ def documented_commands(path: Path) -> list[DocCommand]:
 
 SKILL_COMMANDS = documented_commands(SKILL)
 README_COMMANDS = documented_commands(README)
+REFERENCE_COMMANDS = [command for path in REFERENCES for command in documented_commands(path)]
 
 
 # The server, seen through plain HTTP
@@ -588,7 +596,12 @@ def prepare_restore(
         api(server, "DELETE", f"/sessions/{example.session_id}").raise_for_status()
 
 
-@pytest.mark.parametrize("command", SKILL_COMMANDS, ids=[f"{i:02d}" for i in range(len(SKILL_COMMANDS))])
+@pytest.mark.parametrize(
+    "command",
+    [*SKILL_COMMANDS, *REFERENCE_COMMANDS],
+    ids=[f"skill-{i:02d}" for i in range(len(SKILL_COMMANDS))]
+    + [f"{c.source.removesuffix('.md')}-{i:02d}" for i, c in enumerate(REFERENCE_COMMANDS)],
+)
 def test_skill_command_runs_with_its_documented_result(
     command: DocCommand, agentos: AgentOSServer, cli_env: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -715,6 +728,120 @@ def test_paths_named_in_the_skill_exist() -> None:
     assert named and [path for path in sorted(named) if not (ROOT / path).is_file()] == []
 
 
+# What an agent reads before its first call
+
+
+def help_at(columns: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """--help as a shell of this width prints it (argparse wraps to $COLUMNS)."""
+    monkeypatch.setenv("COLUMNS", columns)
+    return cli.build_parser().format_help()
+
+
+def test_skill_md_stays_within_its_size_limit() -> None:
+    assert len(SKILL.read_text()) <= MAX_SKILL_CHARACTERS
+
+
+def test_help_at_80_columns_stays_within_its_size_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    shown = help_at(HELP_COLUMNS, monkeypatch)
+    assert len(shown) <= MAX_HELP_CHARACTERS
+    assert [line for line in shown.splitlines() if len(line) > int(HELP_COLUMNS)] == []
+
+
+def test_skill_says_when_to_open_each_reference() -> None:
+    section = SKILL.read_text().split("\n## References\n", 1)[1]
+    lines = {
+        path.name: [line for line in section.splitlines() if f"references/{path.name}`:" in line] for path in REFERENCES
+    }
+    assert {name: len(found) for name, found in lines.items()} == {path.name: 1 for path in REFERENCES}
+
+
+def option_entries(shown: str) -> dict[str, str]:
+    """Each option's entry in --help by its long flag, wrapped lines joined."""
+    entries: dict[str, str] = {}
+    flag = None
+    for line in shown.splitlines():
+        start = re.match(r"^  (?:-\w, )?(--[a-z][a-z0-9-]*)", line)
+        if start:
+            flag = start.group(1)
+            entries[flag] = line
+        elif flag and line.startswith(" " * 24):
+            entries[flag] += " " + line.strip()
+        else:
+            flag = None
+    return {flag: " ".join(text.split()) for flag, text in entries.items()}
+
+
+def expected_defaults() -> dict[str, tuple[str, ...]]:
+    """What --help must say each default is: the parser's own defaults and the constants the code uses."""
+    parser_defaults = {action.dest: action.default for action in cli.build_parser()._actions}
+    return {
+        "--base-url": ("$AGENTOS_URL", cli.DEFAULT_BASE_URL),
+        "--security-key": ("$AGENTOS_SECURITY_KEY", "$OS_SECURITY_KEY"),
+        "--timeout": (f"{parser_defaults['timeout']:g}",),
+        "--retries": (str(parser_defaults["retries"]),),
+        "--limit": (str(model.PAGE_SIZE),),
+        "--sort-by": (model.DEFAULT_SORT_BY,),
+        "--sort-order": (model.DEFAULT_SORT_ORDER,),
+        "--backup-dir": ("$AGENTOS_BACKUP_DIR", "XDG state folder"),
+    }
+
+
+def test_every_default_in_help_is_the_one_the_code_uses(monkeypatch: pytest.MonkeyPatch) -> None:
+    entries = option_entries(help_at(HELP_COLUMNS, monkeypatch))
+    with_default = {flag: text.split("default", 1)[1] for flag, text in entries.items() if "default" in text}
+    expected = expected_defaults()
+    assert sorted(with_default) == sorted(expected)
+    for flag, values in expected.items():
+        assert all(value in with_default[flag] for value in values), (flag, with_default[flag], values)
+
+
+def test_choices_in_help_are_the_ones_the_code_accepts(monkeypatch: pytest.MonkeyPatch) -> None:
+    entries = option_entries(help_at(HELP_COLUMNS, monkeypatch))
+    listed = {
+        "--sort-by": cli.SORT_FIELDS,
+        "--group-by": model.GROUP_FIELDS,
+        "--status": tuple(status.lower() for status in cli.RUN_STATUSES),
+    }
+    for flag, values in listed.items():
+        assert re.search(r"(?<!, )" + re.escape(", ".join(values)) + r"(?![\w,])", entries[flag]), flag
+    assert entries["--type"].startswith(f"--type {{{','.join(model.SESSION_TYPES)}}}")
+    assert entries["--sort-order"].startswith(f"--sort-order {{{','.join(model.SORT_ORDERS)}}}")
+
+
+def test_the_defaults_help_names_are_what_the_code_does(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from agentos_sessions.backup import backup_dir
+    from agentos_sessions.request import Request
+
+    for name in ("AGENTOS_URL", "AGENTOS_SECURITY_KEY", "OS_SECURITY_KEY", "AGENTOS_BACKUP_DIR"):
+        monkeypatch.delenv(name, raising=False)
+    args = cli.build_parser().parse_args([])
+    settings = cli.resolve_settings(args)
+    assert (settings.base_url, settings.timeout, settings.retries) == (cli.DEFAULT_BASE_URL, args.timeout, args.retries)
+    monkeypatch.setenv("OS_SECURITY_KEY", "server-key")
+    assert cli.resolve_settings(args).security_key == "server-key"
+    monkeypatch.setenv("AGENTOS_SECURITY_KEY", "agent-key")
+    monkeypatch.setenv("AGENTOS_URL", "http://127.0.0.1:9")
+    assert (cli.resolve_settings(args).security_key, cli.resolve_settings(args).base_url) == (
+        "agent-key",
+        "http://127.0.0.1:9",
+    )
+    assert Request(args, cli.build_selection(args, "list")).order() == {
+        "sort_by": model.DEFAULT_SORT_BY,
+        "sort_order": model.DEFAULT_SORT_ORDER,
+    }
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    assert backup_dir(None) == tmp_path / "state" / "agentos-sessions" / "backups"
+    monkeypatch.setenv("AGENTOS_BACKUP_DIR", str(tmp_path / "chosen"))
+    assert backup_dir(None) == tmp_path / "chosen"
+
+
+def test_a_listing_without_limit_or_sort_flags_pages_as_help_says(cli, agentos: AgentOSServer) -> None:
+    page = cli.json()
+    assert page["meta"]["limit"] == model.PAGE_SIZE and page["meta"]["page"] == 1
+    listed = api(agentos, "GET", "/sessions", params={"limit": model.PAGE_SIZE, "sort_by": "created_at"}).json()
+    assert [s["session_id"] for s in page["data"]] == [s["session_id"] for s in listed["data"]]
+
+
 # Flags, exit codes and dependencies agree with the script
 
 
@@ -729,11 +856,11 @@ def server_flags() -> set[str]:
     return set(FLAG.findall(shown.stdout))
 
 
-def test_every_help_flag_is_documented_in_skill() -> None:
-    assert sorted(cli_flags() - set(FLAG.findall(SKILL.read_text()))) == []
+def test_every_help_flag_is_documented_in_the_commands_reference() -> None:
+    assert sorted(cli_flags() - set(FLAG.findall(COMMANDS_REFERENCE.read_text()))) == []
 
 
-@pytest.mark.parametrize("path", [SKILL, README], ids=lambda path: path.name)
+@pytest.mark.parametrize("path", [SKILL, README, *REFERENCES], ids=lambda path: path.name)
 def test_every_flag_in_the_docs_exists(path: Path) -> None:
     known_cli, known_server = cli_flags(), server_flags()
     unknown = []
