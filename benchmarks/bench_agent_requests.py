@@ -2,6 +2,11 @@
 
     uv run benchmarks/bench_agent_requests.py
     uv run benchmarks/bench_agent_requests.py --output benchmarks/RESULTS-agent-requests.md
+    uv run benchmarks/bench_agent_requests.py --docs-only
+
+Beside the requests it counts the documentation an agent reads before its first call, SKILL.md
+and `--help` at 80 columns (agent_docs.py), for the "before" commit, for main before issue 21
+and for the working tree; `--docs-only` counts only that and starts no server.
 
 "Before" is scripts/manage_sessions.py as of commit d1c1f41 (read with `git show`), "after"
 the working tree's. Each version talks to its own local AgentOS (scripts/local_agentos.py
@@ -36,6 +41,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from agent_docs import Documentation, documentation_verdict, format_documentation, measure_documentation
 from bench_cli import (
     CLI,
     PROCESS_TIMEOUT,
@@ -642,7 +648,26 @@ LEGEND = (
 )
 
 
-def format_markdown(results: list[Measured], command: str) -> str:
+def documentation_section(documentation: list[Documentation], results: list[Measured]) -> list[str]:
+    """What an agent reads before its first call, and with the ten answers."""
+    before, after = documentation[0], documentation[-1]
+    answers_before = characters([call for result in results for call in result.before])
+    answers_after = characters([call for result in results for call in result.after])
+    return [
+        "## Documentation read before the first call",
+        "",
+        format_documentation(documentation),
+        "",
+        documentation_verdict(documentation),
+        "",
+        f"Documentation and the ten answers together: {before.total + answers_before:,} characters with "
+        f"{before.version}, {after.total + answers_after:,} with the working tree. `SKILL.md` is counted in "
+        "characters, `--help` as the script prints it with `COLUMNS=80` (what an agent's shell gets).",
+        "",
+    ]
+
+
+def format_markdown(results: list[Measured], documentation: list[Documentation], command: str) -> str:
     """The whole report as markdown."""
     revision = command_output(["git", "-C", str(ROOT), "describe", "--always", "--dirty"])
     legend = LEGEND.format(commit=BEFORE_COMMIT, revision=revision, seed=SEED, runs=RUNS_SESSION)
@@ -659,6 +684,7 @@ def format_markdown(results: list[Measured], command: str) -> str:
         "",
         legend,
         "",
+        *documentation_section(documentation, results),
         *requests_section(results),
     ]
     return "\n".join(parts)
@@ -683,31 +709,47 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SCRIPT",
         help=f"the 'before' manage_sessions.py (default: `git show {BEFORE_COMMIT}:scripts/manage_sessions.py`)",
     )
+    parser.add_argument(
+        "--docs-only",
+        action="store_true",
+        help="count only SKILL.md and --help, start no server (not with --output)",
+    )
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     """Answer every request with both versions, print the table, optionally write markdown."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.docs_only and args.output:
+        parser.error("--docs-only measures no request, so it writes no report: drop --output")
     started = time.perf_counter()
-    results = measured_in_a_temporary_folder(
-        "agentos-agent-requests-",
-        lambda workdir: run_requests(workdir, before_script(workdir, args.before_cli), args.cli.resolve()),
-    )
-    if results is None:
+    measured = measured_in_a_temporary_folder("agentos-agent-requests-", lambda workdir: measure_all(workdir, args))
+    if measured is None:
         return 1
     log(f"done in {time.perf_counter() - started:.0f} s at {datetime.now(UTC):%H:%M} UTC")
-    publish(results, args.output)
+    publish(*measured, args.output)
     return 0
 
 
-def publish(results: list[Measured], output: Path | None) -> None:
-    """Print the table and the verdict; write the markdown report when asked."""
-    print(format_table(table_rows(results)))
-    print(verdict(results))
+def measure_all(workdir: Path, args: argparse.Namespace) -> tuple[list[Measured], list[Documentation]]:
+    """The documentation read before the first call, then the ten requests unless --docs-only."""
+    documentation = measure_documentation(workdir, BEFORE_COMMIT)
+    if args.docs_only:
+        return [], documentation
+    return run_requests(workdir, before_script(workdir, args.before_cli), args.cli.resolve()), documentation
+
+
+def publish(results: list[Measured], documentation: list[Documentation], output: Path | None) -> None:
+    """Print the tables and the verdicts; write the markdown report when asked."""
+    if results:
+        print(format_table(table_rows(results)))
+        print(verdict(results))
+    print(format_documentation(documentation))
+    print(documentation_verdict(documentation))
     if output:
         command = f"uv run benchmarks/bench_agent_requests.py --output {output}"
-        write_report(output, format_markdown(results, command))
+        write_report(output, format_markdown(results, documentation, command))
 
 
 if __name__ == "__main__":

@@ -154,3 +154,33 @@ def test_delay_proxy_adds_its_round_trip_to_each_request_and_keeps_the_connectio
         ports.add(unit.split()[3])
     assert len(ports) == 1  # the three requests shared one upstream connection: kept alive through the proxy
     assert 0.3 <= elapsed < 1.5
+
+
+def test_agent_requests_benchmark_counts_the_documentation_read_before_the_first_call() -> None:
+    if not before_commit_is_available():
+        pytest.skip("commit d1c1f41 (the 'before' script) is not in this clone's history")
+    completed = subprocess.run(
+        [sys.executable, str(AGENT_BENCHMARK), "--docs-only"], capture_output=True, text=True, cwd=ROOT, timeout=120
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    rows = {
+        cells[0]: [int(cell) for cell in cells[1:]]
+        for line in completed.stdout.splitlines()
+        if line.startswith("| ") and (cells := [cell.strip() for cell in line.strip("|").split("|")])[1].isdigit()
+    }
+    assert set(rows) == {"d1c1f41", "1f0bdd2", "working tree"}
+    assert rows["1f0bdd2"] == [18595, 8367, 18595 + 8367]  # the figures issue 21 started from
+    skill, shown, total = rows["working tree"]
+    assert skill == len((ROOT / "SKILL.md").read_text()) and total == skill + shown <= 14_000
+    assert f"documentation before the first call: pass ({total:,}: " in completed.stdout
+
+
+def test_agent_requests_benchmark_refuses_a_report_without_requests(tmp_path: Path) -> None:
+    completed = subprocess.run(
+        [sys.executable, str(AGENT_BENCHMARK), "--docs-only", "--output", str(tmp_path / "r.md")],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+    )
+    assert completed.returncode == 2 and "drop --output" in completed.stderr and not (tmp_path / "r.md").exists()
