@@ -462,12 +462,15 @@ def check_delete(run: Run) -> None:
         assert all(session_detail(run.server, session_id) is None for session_id in ids), run.describe()
         missing = [session_id for session_id in ids if session_id not in run.before]
         if run.args.json:
-            assert json.loads(run.outcome.stdout) == {
+            outcome = json.loads(run.outcome.stdout)
+            assert {key: outcome[key] for key in ("deleted", "not_found", "skipped", "refused")} == {
                 "deleted": [i for i in ids if i in run.before],
                 "skipped": [],
                 "refused": [],
                 "not_found": missing,
-            }
+                "skipped": [],
+                "refused": [],
+            }, run.describe()
         assert (run.outcome.exit_code == 3) == bool(missing), run.describe()
     elif run.outcome.exit_code == 0:
         after = run.after()
