@@ -211,7 +211,13 @@ def listed_ids(key: str) -> Check:
     """A check: the new answer's `key` (updated, deleted, cleared) lists the same session ids."""
 
     def check(expected: Facts, document: Any) -> list[str]:
-        actual = sorted(document.get(key) or []) if isinstance(document, dict) else None
+        listed = document.get(key) or [] if isinstance(document, dict) else None
+        # A set write lists ids (delete) or an object per session (update, clear: the contract's entries).
+        actual = (
+            None
+            if listed is None
+            else sorted(item.get("session_id") if isinstance(item, dict) else item for item in listed)
+        )
         return [] if actual == expected else [f"{key}: expected {expected}, got {actual}"]
 
     return check
@@ -338,8 +344,9 @@ def cleared_card_sessions(agent: Agent) -> Facts:
 def same_cleared(expected: Facts, document: Any) -> list[str]:
     """A check: the same sessions cleared, each with its backup file."""
     problems = listed_ids("cleared")(expected, document)
-    backups = document.get("backups") if isinstance(document, dict) else None
-    if not isinstance(backups, list) or len(backups) != len(expected):
+    cleared = document.get("cleared") if isinstance(document, dict) else None
+    backups = [item.get("backup") for item in cleared or [] if isinstance(item, dict) and item.get("backup")]
+    if len(backups) != len(expected):
         problems.append(f"backups: expected {len(expected)} files, got {backups}")
     return problems
 
