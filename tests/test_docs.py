@@ -787,7 +787,7 @@ def expected_defaults() -> dict[str, tuple[str, ...]]:
         "--limit": (str(model.PAGE_SIZE),),
         "--sort-by": (model.DEFAULT_SORT_BY,),
         "--sort-order": (model.DEFAULT_SORT_ORDER,),
-        "--backup-dir": ("$AGENTOS_BACKUP_DIR", "XDG state folder"),
+        "--backup-dir": ("$AGENTOS_BACKUP_DIR", f"$XDG_STATE_HOME/{model.BACKUP_SUBFOLDER}"),
     }
 
 
@@ -814,7 +814,7 @@ def test_choices_in_help_are_the_ones_the_code_accepts(monkeypatch: pytest.Monke
 
 
 def test_the_defaults_help_names_are_what_the_code_does(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    from agentos_sessions.backup import backup_dir
+    from agentos_sessions.files import backup_dir
     from agentos_sessions.request import Request
 
     for name in ("AGENTOS_URL", "AGENTOS_SECURITY_KEY", "OS_SECURITY_KEY", "AGENTOS_BACKUP_DIR"):
@@ -835,7 +835,7 @@ def test_the_defaults_help_names_are_what_the_code_does(monkeypatch: pytest.Monk
         "sort_order": model.DEFAULT_SORT_ORDER,
     }
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
-    assert backup_dir(None) == tmp_path / "state" / "agentos-sessions" / "backups"
+    assert backup_dir(None) == tmp_path / "state" / model.BACKUP_SUBFOLDER
     monkeypatch.setenv("AGENTOS_BACKUP_DIR", str(tmp_path / "chosen"))
     assert backup_dir(None) == tmp_path / "chosen"
 
