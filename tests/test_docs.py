@@ -468,8 +468,6 @@ def check_delete(run: Run) -> None:
                 "skipped": [],
                 "refused": [],
                 "not_found": missing,
-                "skipped": [],
-                "refused": [],
             }, run.describe()
         assert (run.outcome.exit_code == 3) == bool(missing), run.describe()
     elif run.outcome.exit_code == 0:
