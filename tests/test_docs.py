@@ -50,6 +50,7 @@ EXAMPLE_OWNER = "alice@example.com"
 # What an agent reads before its first call (issue 21): SKILL.md, and --help at 80 columns.
 MAX_SKILL_CHARACTERS = 8_000
 MAX_HELP_CHARACTERS = 6_000
+MAX_DOCUMENTATION_CHARACTERS = 14_000  # both together: benchmarks/RESULTS-agent-requests.md
 HELP_COLUMNS = "80"
 
 # The commands of the seed skill this one grew from: agents were taught them, so they stay.
@@ -748,6 +749,10 @@ def test_help_at_80_columns_stays_within_its_size_limit(monkeypatch: pytest.Monk
     shown = help_at(HELP_COLUMNS, monkeypatch)
     assert len(shown) <= MAX_HELP_CHARACTERS
     assert [line for line in shown.splitlines() if len(line) > int(HELP_COLUMNS)] == []
+
+
+def test_what_an_agent_reads_before_its_first_call_stays_within_its_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert len(SKILL.read_text()) + len(help_at(HELP_COLUMNS, monkeypatch)) <= MAX_DOCUMENTATION_CHARACTERS
 
 
 def test_skill_says_when_to_open_each_reference() -> None:
