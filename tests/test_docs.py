@@ -27,7 +27,7 @@ from typing import Any
 import httpx
 import pytest
 import yaml
-from agentos_sessions import cli, model
+from agentos_sessions import arguments, cli, model
 from agentos_sessions.errors import ExitCode
 from agno.skills import LocalSkills, Skills, validate_metadata, validate_skill_directory
 from agno.skills.validator import ALLOWED_FIELDS
@@ -811,7 +811,7 @@ def test_every_default_in_help_is_the_one_the_code_uses(monkeypatch: pytest.Monk
 def test_choices_in_help_are_the_ones_the_code_accepts(monkeypatch: pytest.MonkeyPatch) -> None:
     entries = option_entries(help_at(HELP_COLUMNS, monkeypatch))
     listed = {
-        "--sort-by": cli.SORT_FIELDS,
+        "--sort-by": arguments.SORT_FIELDS,
         "--group-by": model.GROUP_FIELDS,
     }
     for flag, values in listed.items():

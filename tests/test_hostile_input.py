@@ -16,7 +16,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from agentos_sessions import cli, model
+from agentos_sessions import arguments, cli, model
 from cli_helpers import manage_sessions, run_cli
 from conftest import AgentOSServer
 from faultproxy import FaultProxy
@@ -232,7 +232,7 @@ BAD_JSON = {
     "string": '"text"',
     "number": "42",
     "null": "null",
-    "huge": '{"a": "' + "x" * (cli.MAX_JSON_ARGUMENT + 1) + '"}',
+    "huge": '{"a": "' + "x" * (arguments.MAX_JSON_ARGUMENT + 1) + '"}',
 }
 JSON_TRACEBACKS = {
     "deeply-nested": '{"a": ' + "[" * 100_000 + "]" * 100_000 + "}",
@@ -451,7 +451,7 @@ PLAUSIBLE = {
     "--until": ["2026-11-28T14:00:00+01:00"],
     "--limit": ["1", "20"],
     "--page": ["1", "3"],
-    "--sort-by": list(cli.SORT_FIELDS),
+    "--sort-by": list(arguments.SORT_FIELDS),
     "--sort-order": ["asc", "desc"],
     "--status": ["completed", "ERROR"],
     "--state": ['{"a": 1}', "{}"],

@@ -18,7 +18,7 @@ from typing import Any
 
 import httpx
 import pytest
-from agentos_sessions import cli as cli_module
+from agentos_sessions import arguments
 from agentos_sessions.filters import snippet
 from cli_helpers import Cli, drain_terminal
 from conftest import AgentOSServer
@@ -46,7 +46,7 @@ def iso(seconds: int) -> str:
 
 def fix_clock(monkeypatch: pytest.MonkeyPatch, now: int) -> None:
     """Relative dates count back from this moment."""
-    monkeypatch.setattr(cli_module, "current_time", lambda: float(now))
+    monkeypatch.setattr(arguments, "current_time", lambda: float(now))
 
 
 def ids(document: dict[str, Any]) -> list[str]:
@@ -435,7 +435,7 @@ def test_dry_runs_report_the_cutoffs_they_used(
     user = new_user()
     session_id = make(agentos, user, "Old")
     fix_clock(monkeypatch, updated_at(agentos, session_id) + 31 * DAY)
-    now = int(cli_module.current_time())
+    now = int(arguments.current_time())
     dry = cli.json("--user-id", user, "--updated-before", "30d", "--delete", "--dry-run")
     assert ids(dry) == [session_id] and dry["meta"]["cutoffs"] == {"updated_before": iso(now - 30 * DAY)}
     preview = cli.json(

@@ -277,7 +277,7 @@ NOT_FITTING = {
     "page": "inspect runs run create rename update delete clear export restore chat fork compact",
     "sort_by": "inspect runs run create rename update delete clear export restore chat fork compact",
     "sort_order": "inspect runs run create rename update delete clear export restore chat fork compact",
-    "all": "inspect runs run create rename restore chat fork compact",
+    "all": "inspect run create rename restore chat fork compact",
     "session_id": "restore",
     "session_name": "create restore",
     "agent_id": "restore",
@@ -307,6 +307,13 @@ NOT_FITTING = {
     "count": "inspect runs run create rename update delete clear export restore chat fork compact",
     "group_by": "inspect runs run create rename update delete clear export restore chat fork compact",
     "fields": "export chat compact",
+    "where": "create restore chat",
+    "last": "list inspect run create rename update delete clear export restore chat fork compact",
+    "first": "list inspect run create rename update delete clear export restore chat fork compact",
+    "runs": "inspect runs run create rename update delete clear export restore chat fork compact",
+    "db": "list inspect runs run create rename update delete export chat fork compact",
+    "runs_only": "list inspect runs run create rename update delete clear export chat fork compact",
+    "keep_last": "list inspect runs run create rename update delete export restore chat fork compact",
 }
 ARGV_OF_ACTION = {
     "list": [],
@@ -337,6 +344,8 @@ FLAG_ARGV = {
     "summary": ["--summary", "s"], "replace": ["--replace"], "dry_run": ["--dry-run"], "yes": ["--yes"],
     "backup_dir": ["--backup-dir", "b"], "keep_copy": ["--keep-copy"], "count": ["--count"],
     "group_by": ["--group-by", "user_id"], "fields": ["--fields", "session_id"],
+    "where": ["--where", "metadata.k"], "last": ["--last", "1"], "first": ["--first", "1"], "runs": ["--runs"],
+    "db": ["--db", "sqlite:///nowhere.db"], "runs_only": ["--runs-only"], "keep_last": ["--keep-last", "1"],
 }  # fmt: skip
 PAIRS = [(flag, action) for flag in NOT_FITTING for action in EVERY_ACTION.split()]
 
