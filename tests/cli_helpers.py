@@ -87,3 +87,22 @@ def drain_terminal(main_fd: int, wait: float = 10.0) -> bytes:
         output += chunk
     os.close(main_fd)
     return output
+
+
+# One way to ask for each action, offline (the ids are never looked up before a refusal).
+ACTION_ARGV = {
+    "list": [],
+    "inspect": ["--session-id", "s-1"],
+    "runs": ["--session-id", "s-1", "--show-runs"],
+    "run": ["--session-id", "s-1", "--run-id", "r-1"],
+    "create": ["--create", "--agent-id", "assistant"],
+    "rename": ["--session-id", "s-1", "--rename", "x"],
+    "update": ["--session-id", "s-1", "--update", "--metadata", "{}"],
+    "delete": ["--session-id", "s-1", "--delete"],
+    "clear": ["--session-id", "s-1", "--clear"],
+    "export": ["--session-id", "s-1", "--export", "x.json"],
+    "restore": ["--restore", "x.json"],
+    "chat": ["--agent-id", "assistant", "--chat", "hi"],
+    "fork": ["--session-id", "s-1", "--fork"],
+    "compact": ["--session-id", "s-1", "--compact"],
+}

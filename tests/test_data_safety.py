@@ -10,7 +10,7 @@ import httpx
 import pytest
 from agentos_sessions import cli as cli_module
 from agentos_sessions.model import MAX_JSON_DEPTH
-from cli_helpers import Cli
+from cli_helpers import ACTION_ARGV, Cli
 from conftest import AgentOSServer
 from faultproxy import FaultProxy
 from test_sets import detail, make, new_user, run_count, several
@@ -63,22 +63,6 @@ def example_value(flag: str) -> list[str]:
     return [f"--{flag.replace('_', '-')}", *([values[flag]] if flag in values else [])]
 
 
-ACTION_ARGV = {
-    "list": [],
-    "inspect": ["--session-id", "s-1"],
-    "runs": ["--session-id", "s-1", "--show-runs"],
-    "run": ["--session-id", "s-1", "--run-id", "r-1"],
-    "create": ["--create", "--agent-id", "assistant"],
-    "rename": ["--session-id", "s-1", "--rename", "x"],
-    "update": ["--session-id", "s-1", "--update", "--metadata", "{}"],
-    "delete": ["--session-id", "s-1", "--delete"],
-    "clear": ["--session-id", "s-1", "--clear"],
-    "export": ["--session-id", "s-1", "--export", "x.json"],
-    "restore": ["--restore", "x.json"],
-    "chat": ["--agent-id", "assistant", "--chat", "hi"],
-    "fork": ["--session-id", "s-1", "--fork"],
-    "compact": ["--session-id", "s-1", "--compact"],
-}
 REFUSALS = [
     pytest.param(flag, action, id=f"{flag}-{action}")
     for flag, actions in cli_module.FLAG_ACTIONS.items()

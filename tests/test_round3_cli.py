@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 from agentos_sessions import cli as cli_module
-from cli_helpers import Cli
+from cli_helpers import ACTION_ARGV, Cli
 from conftest import AgentOSServer
 from faultproxy import FaultProxy
 from test_sets import detail, ids_of, make, new_user, run_count
@@ -315,22 +315,7 @@ NOT_FITTING = {
     "runs_only": "list inspect runs run create rename update delete clear export chat fork compact",
     "keep_last": "list inspect runs run create rename update delete export restore chat fork compact",
 }
-ARGV_OF_ACTION = {
-    "list": [],
-    "inspect": ["--session-id", "s-1"],
-    "runs": ["--session-id", "s-1", "--show-runs"],
-    "run": ["--session-id", "s-1", "--run-id", "r-1"],
-    "create": ["--create", "--agent-id", "assistant"],
-    "rename": ["--session-id", "s-1", "--rename", "x"],
-    "update": ["--session-id", "s-1", "--update", "--metadata", "{}"],
-    "delete": ["--session-id", "s-1", "--delete"],
-    "clear": ["--session-id", "s-1", "--clear"],
-    "export": ["--session-id", "s-1", "--export", "x.json"],
-    "restore": ["--restore", "x.json"],
-    "chat": ["--agent-id", "assistant", "--chat", "hi"],
-    "fork": ["--session-id", "s-1", "--fork"],
-    "compact": ["--session-id", "s-1", "--compact"],
-}
+ARGV_OF_ACTION = ACTION_ARGV
 FLAG_ARGV = {
     "limit": ["--limit", "5"], "page": ["--page", "2"], "sort_by": ["--sort-by", "created_at"],
     "sort_order": ["--sort-order", "asc"], "all": ["--all"], "session_id": ["--session-id", "s-2"],
