@@ -13,7 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from agentos_sessions import selection
+from agentos_sessions import paging, selection
 from cli_helpers import manage_sessions
 from conftest import ROOT, AgentOSServer
 from faultproxy import FaultProxy
@@ -113,7 +113,7 @@ def test_list_all_keeps_at_most_page_concurrency_requests_in_flight(
     agentos, load_user, slow_proxy, capsys, monkeypatch, bound
 ) -> None:
     if bound is not None:
-        monkeypatch.setattr(selection, "PAGE_CONCURRENCY", bound)
+        monkeypatch.setattr(paging, "PAGE_CONCURRENCY", bound)
     user = load_user
     session_ids = create_sessions(agentos, user, 24)
 
@@ -124,7 +124,7 @@ def test_list_all_keeps_at_most_page_concurrency_requests_in_flight(
     assert code == 0, err
     assert sorted(session["session_id"] for session in json.loads(out)["data"]) == sorted(session_ids)
     assert len(slow_proxy.seen("GET", "/sessions")) >= 12
-    assert 1 < slow_proxy.max_in_flight <= selection.PAGE_CONCURRENCY
+    assert 1 < slow_proxy.max_in_flight <= paging.PAGE_CONCURRENCY
 
 
 @pytest.mark.parametrize("bound", [None, 3], ids=["default-bound", "patched-bound"])

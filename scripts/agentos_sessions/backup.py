@@ -6,8 +6,11 @@ Each action returns a `Result`; none prints to stdout.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import secrets
+from collections import deque
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -22,10 +25,12 @@ from .files import (
     check_restorable,
     read_backup,
     write_document,
+    write_streamed,
 )
+from .jsonstream import Streamed
 from .model import EXPORT_FORMAT, Result, now_iso, outcome_exit, outcome_note, printable
 from .request import Request, pin_unless_shared
-from .selection import GONE, LOOKUP_CONCURRENCY, get_runs, get_session, resolve
+from .selection import GONE, LOOKUP_CONCURRENCY, Chosen, chosen_pages, get_runs, get_session
 
 
 async def export_session(api: SessionsApi, session_id: str, user_id: str | None) -> dict[str, Any]:
@@ -43,49 +48,79 @@ async def export_to_file(api: SessionsApi, request: Request) -> Result:
     if not to_stdout:
         check_destination(target, "--export")
     pinned = await pin_unless_shared(api, request, "export") if request.selection.is_single() else None
-    if pinned is not None:
-        document = await export_session(api, pinned.single_session_id(), request.args.user_id)
-        summary: dict[str, Any] = {"session_id": document["session"]["session_id"], "runs": len(document["runs"])}
-        left: dict[str, Any] = {}
-    else:
-        document, left = await export_set(api, request)
-        summary = {"sessions": len(document["sessions"]), "runs": sum(len(e["runs"]) for e in document["sessions"])}
-    exit_code, note = outcome_exit(left), outcome_note(left)
+    if pinned is None:
+        return await export_set(api, request, None if to_stdout else target)
+    document = await export_session(api, pinned.single_session_id(), request.args.user_id)
     if to_stdout:
         # What a pipe or a file gets from stdout (output.emit); every export must fit what --restore reads.
         check_restorable(printable(json.dumps(document, ensure_ascii=False, separators=(",", ":")), True), "the export")
-        return Result("document", document, exit_code, note)
+        return Result("document", document)
     write_document(document, target)
-    return Result("exported", {**summary, "path": str(target), **left}, exit_code, note)
+    summary = {"session_id": document["session"]["session_id"], "runs": len(document["runs"])}
+    return Result("exported", {**summary, "path": str(target)})
 
 
-async def export_set(api: SessionsApi, request: Request) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Every selected session with its runs, read concurrently (bounded), in one document; and what was left out."""
-    resolved = await resolve(api, request.selection, request.order(), request.progress)
-    gate = asyncio.Semaphore(LOOKUP_CONCURRENCY)
+async def export_set(api: SessionsApi, request: Request, target: Path | None) -> Result:
+    """Every selected session with its runs in one document, written as the sessions are read (memory stays flat).
+
+    To stdout (`target` None) the answer is streamed by output.emit_streamed; to a file, under a temporary name.
+    """
+    chosen = chosen_pages(api, request.selection, request.order(), request.progress)
+    counts = {"sessions": 0, "runs": 0}
+    gone: list[dict[str, str]] = []
+
+    def finish() -> tuple[dict[str, Any], int, str]:
+        left = {"skipped": gone, "refused": chosen.refused, "not_found": chosen.missing}
+        return {}, outcome_exit(left), outcome_note(left)
+
+    head = {"format": SET_EXPORT_FORMAT, "exported_at": now_iso()}
+    streamed = Streamed(head, "sessions", export_entries(api, chosen, counts, gone), finish, "the export")
+    if target is None:
+        return Result("document", streamed)
+    _, exit_code, note = await write_streamed(streamed, target)
+    left = {"skipped": gone, "refused": chosen.refused, "not_found": chosen.missing}
+    return Result("exported", {**counts, "path": str(target), **left}, exit_code, note)
+
+
+async def export_entries(
+    api: SessionsApi, chosen: Chosen, counts: dict[str, int], gone: list[dict[str, str]]
+) -> AsyncIterator[list[dict[str, Any]]]:
+    """The export entries of the chosen sessions in order, LOOKUP_CONCURRENCY read at once, each given when read."""
 
     async def entry(session: dict[str, Any]) -> dict[str, Any] | None:
-        async with gate:
-            try:
-                exported = await export_session(api, session["session_id"], session.get("user_id"))
-            except CliError as error:
-                if error.exit_code != ExitCode.NOT_FOUND:
-                    raise
-                return None  # deleted since it was selected
+        try:
+            exported = await export_session(api, session["session_id"], session.get("user_id"))
+        except CliError as error:
+            if error.exit_code != ExitCode.NOT_FOUND:
+                raise
+            return None  # deleted since it was selected
         return {"session": exported["session"], "runs": exported["runs"]}
 
-    entries = await asyncio.gather(*(entry(session) for session in resolved.sessions))
-    gone = [
-        {"session_id": s["session_id"], "reason": GONE}
-        for s, e in zip(resolved.sessions, entries, strict=True)
-        if e is None
-    ]
-    document = {
-        "format": SET_EXPORT_FORMAT,
-        "exported_at": now_iso(),
-        "sessions": [e for e in entries if e is not None],
-    }
-    return document, {"skipped": gone, "refused": resolved.refused, "not_found": resolved.missing}
+    def settled(session: dict[str, Any], found: dict[str, Any] | None) -> list[dict[str, Any]]:
+        if found is None:
+            gone.append({"session_id": session["session_id"], "reason": GONE})
+            return []
+        counts["sessions"] += 1
+        counts["runs"] += len(found["runs"])
+        return [found]
+
+    # A window of reads in flight, oldest first: it never drains between pages, and holds only a few entries.
+    window: deque[tuple[dict[str, Any], asyncio.Task[dict[str, Any] | None]]] = deque()
+    try:
+        async with contextlib.aclosing(chosen.pages) as pages:
+            async for page in pages:
+                for session in page:
+                    window.append((session, asyncio.ensure_future(entry(session))))
+                    if len(window) >= LOOKUP_CONCURRENCY:
+                        oldest, read = window.popleft()
+                        yield settled(oldest, await read)
+        while window:
+            oldest, read = window.popleft()
+            yield settled(oldest, await read)
+    finally:
+        for _, read in window:
+            read.cancel()
+        await asyncio.gather(*(read for _, read in window), return_exceptions=True)
 
 
 def backup_path(request: Request, session_id: str) -> Path:

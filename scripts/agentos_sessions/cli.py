@@ -296,6 +296,7 @@ def pins_one_session(action: str, request: Request) -> bool:
 async def run(action: str, settings: Settings, request: Request) -> Result:
     """Open the API once and run the action."""
     from .api import SessionsApi
+    from .jsonstream import Streamed
     from .model import shaped, with_cutoffs
     from .request import pin_single_session
     from .selection import LOOKUP_CONCURRENCY, PAGE_CONCURRENCY
@@ -304,8 +305,12 @@ async def run(action: str, settings: Settings, request: Request) -> Result:
         async with SessionsApi(settings, max(PAGE_CONCURRENCY, LOOKUP_CONCURRENCY)) as api:
             if pins_one_session(action, request):
                 request = await pin_single_session(api, request)
-            action_function = action_for(action, via_database=bool(request.args.db))
-            result = await with_counts_asked_for(api, request, await action_function(api, request))
+            result = await action_for(action, via_database=bool(request.args.db))(api, request)
+            if isinstance(result.data, Streamed):  # a set answer, written page by page as it is read
+                from .output import emit_streamed
+
+                return await emit_streamed(result, request.args.json)
+            result = await with_counts_asked_for(api, request, result)
             result = with_cutoffs(shaped(result, request.args.fields), request.cutoffs())
     finally:
         close = getattr(request.progress, "close", None)

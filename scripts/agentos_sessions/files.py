@@ -12,9 +12,10 @@ import os
 import re
 import stat
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn, TextIO
 
 from .errors import CliError, usage_error
+from .jsonstream import ListWriter, Streamed, TooLarge
 from .model import (
     BACKUP_SUBFOLDER,
     EXPORT_FORMAT,
@@ -84,11 +85,15 @@ def fits_restore(text: str) -> bool:
 def check_restorable(text: str, what: str) -> None:
     """Refuse a document --restore could not read back (nothing is written)."""
     if not fits_restore(text):
-        limit = size_text(MAX_RESTORE_BYTES)
-        usage_error(
-            f"{what} would be {len(text.encode()):,} bytes, more than the {limit} --restore reads",
-            "select fewer sessions and export them in parts; nothing was written or changed",
-        )
+        refuse_too_large(f"{len(text.encode()):,} bytes", what)
+
+
+def refuse_too_large(size: str, what: str) -> NoReturn:
+    """The error for a document larger than --restore reads."""
+    usage_error(
+        f"{what} would be {size}, more than the {size_text(MAX_RESTORE_BYTES)} --restore reads",
+        "select fewer sessions and export them in parts; nothing was written or changed",
+    )
 
 
 def document_text(document: dict[str, Any], what: str) -> str:
@@ -130,6 +135,36 @@ def write_document(document: dict[str, Any], path: Path, exclusive: bool = False
         usage_error(f"cannot write {path}: {error.strerror}", "choose a writable path; nothing was changed")
 
 
+async def write_streamed(streamed: Streamed, path: Path) -> tuple[dict[str, Any], int, str]:
+    """Write a streamed export (indented) piece by piece under a temporary name, renamed once it is complete.
+
+    Cut short (an error, Ctrl-C, past what --restore reads), the file named is left as it was and the
+    partial file is removed. Returns what `streamed.finish` gave.
+    """
+    partial = partial_path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with private_file(partial) as file:
+            writer = ListWriter(file.write, {"indent": 2}, streamed.head, streamed.key, MAX_RESTORE_BYTES)
+            async with contextlib.aclosing(streamed.pieces) as pieces:
+                async for piece in pieces:
+                    writer.add(piece)
+            finished = streamed.finish()
+            writer.close(finished[0])
+            writer.write("\n")
+        partial.replace(path)
+    except TooLarge as error:
+        remove_quietly(partial)
+        refuse_too_large(f"more than {error.size:,} bytes", str(path))
+    except OSError as error:
+        remove_quietly(partial)
+        usage_error(f"cannot write {path}: {error.strerror}", "choose a writable path; nothing was changed")
+    except BaseException:
+        remove_quietly(partial)
+        raise
+    return finished
+
+
 def partial_path(path: Path) -> Path:
     """Where a file is written before it takes its name: beside it, and a name that fits when the file's does."""
     name = f".{path.name}.partial"
@@ -146,9 +181,14 @@ def remove_quietly(path: Path) -> None:
 
 def write_private(path: Path, text: str) -> None:
     """Create the file afresh, readable by its owner only (0600) from the start: it holds whole conversations."""
-    path.unlink(missing_ok=True)
-    with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w", encoding="utf-8") as file:
+    with private_file(path) as file:
         file.write(text)
+
+
+def private_file(path: Path) -> TextIO:
+    """A new file open for writing, readable by its owner only (0600) from the start; an old one is removed."""
+    path.unlink(missing_ok=True)
+    return os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w", encoding="utf-8")
 
 
 def check_destination(path: Path, flag: str) -> None:

@@ -6,92 +6,29 @@ Every action that works on a set of sessions asks `resolve`; none re-implements 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterable
+from collections.abc import AsyncIterator
 from typing import Any, NamedTuple
 
 from .api import MissingEndpoint, SessionsApi
 from .errors import CliError, ExitCode, not_agentos
 from .filters import Filters, Selection
-from .model import addressable, api_path, detect_session_type, is_run, is_session, is_session_page
+from .model import addressable, api_path, detect_session_type, is_run, is_session
+from .paging import (
+    ALL_PAGE_SIZE,
+    PAGE_CONCURRENCY,
+    Progress,
+    fetch_all_pages,
+    fetch_page,
+    in_order,
+    read_until,
+    stream_pages,
+    time_stop,
+    unique_sessions,
+)
 
-# Pages of --all and of filtered listings: large, because AgentOS pages with OFFSET, which costs
-# the server more the further it goes (measured: linear at 2,000, not at 500).
-ALL_PAGE_SIZE = 2000
-PAGE_CONCURRENCY = 4
 LOOKUP_CONCURRENCY = 8
 
-# progress(done, total, unit): how far a long fetch has come ("pages", "sessions").
-Progress = Callable[[int, int, str], None]
-__all__ = ["Filters", "Progress", "Selection"]
-
-
-async def fetch_page(api: SessionsApi, params: dict[str, Any], page: int, limit: int) -> dict[str, Any]:
-    """One page of GET /sessions."""
-    document = await api.read("/sessions", {**params, "page": page, "limit": limit})
-    if not is_session_page(document):
-        raise not_agentos(api.settings.base_url, "GET /sessions")
-    return document
-
-
-async def fetch_all_pages(
-    api: SessionsApi, params: dict[str, Any], page_size: int, progress: Progress | None = None
-) -> list[dict[str, Any]]:
-    """Every page of GET /sessions: the first, then the rest by a few workers, in server order."""
-    first = await fetch_page(api, params, 1, page_size)
-    total_pages = first["meta"]["total_pages"] or 1
-    pages: dict[int, list[dict[str, Any]]] = {1: first["data"]}
-    # Page numbers are handed out lazily, so memory stays flat whatever total_pages claims,
-    # and an empty page (past the real end) stops the hand-out.
-    numbers = iter(range(2, total_pages + 1))
-    past_end = False
-    totals = {first["meta"].get("total_count")}
-
-    async def fetch() -> None:
-        nonlocal past_end
-        for page in numbers:
-            if past_end:
-                return
-            document = await fetch_page(api, params, page, page_size)
-            pages[page] = document["data"]
-            totals.add(document["meta"].get("total_count"))
-            past_end = past_end or not pages[page]
-            if progress:
-                progress(len(pages), total_pages, "pages")
-
-    if progress:
-        progress(1, total_pages, "pages")
-    await asyncio.gather(*(fetch() for _ in range(PAGE_CONCURRENCY)))
-    sessions = unique_sessions(session for page in sorted(pages) for session in pages[page])
-    total = first["meta"].get("total_count", len(sessions))
-    if len(sessions) < total or len(totals) > 1:
-        # Rows with equal sort keys have no fixed order (PostgreSQL), and sessions created or
-        # deleted meanwhile (the total changed between pages) shift the pages, so pages can
-        # overlap and miss rows: one page holding everything has a single order.
-        return await fetch_in_one_page(api, params, total)
-    return sessions
-
-
-async def fetch_in_one_page(api: SessionsApi, params: dict[str, Any], at_least: int) -> list[dict[str, Any]]:
-    """Every session in one page, as large as the server's total is now (it may have grown)."""
-    limit = at_least
-    for _ in range(5):
-        document = await fetch_page(api, params, 1, limit)
-        total = document["meta"].get("total_count", 0)
-        if not isinstance(total, int) or total <= limit:
-            return unique_sessions(document["data"])
-        limit = total + max(100, total // 10)
-    raise CliError("sessions kept being created faster than they could be listed", ExitCode.ERROR, "try again")
-
-
-def unique_sessions(sessions: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Drop rows that appear on two pages."""
-    seen: set[str] = set()
-    unique = []
-    for session in sessions:
-        if session["session_id"] not in seen:
-            seen.add(session["session_id"])
-            unique.append(session)
-    return unique
+__all__ = ["ALL_PAGE_SIZE", "PAGE_CONCURRENCY", "Filters", "Progress", "Selection", "fetch_all_pages", "fetch_page"]
 
 
 def page_document(sessions: list[dict[str, Any]], page: int, limit: int) -> dict[str, Any]:
@@ -244,8 +181,7 @@ async def resolve(
     if selection.names_sessions():
         candidates, missing = await named_sessions(api, selection)
     else:
-        listed = await fetch_all_pages(api, {**filters.server_params(), **(order or {})}, page_size, progress)
-        candidates = [session for session in listed if filters.matches(session)]
+        candidates = await listed_matches(api, filters, order, progress, page_size)
     refused: list[dict[str, str]] = []
     if acting or filters.needs_runs():
         candidates, refused = split_addressable(candidates)
@@ -254,6 +190,70 @@ async def resolve(
         missing += left_out(selection, candidates, kept)
         candidates = kept
     return Resolved(candidates, missing, refused)
+
+
+async def listed_matches(
+    api: SessionsApi, filters: Filters, order: dict[str, str] | None, progress: Progress | None, page_size: int
+) -> list[dict[str, Any]]:
+    """Every listed session the filters choose; with a time filter, read only as far as its cutoff."""
+    stop = time_stop(filters, order)
+    if stop is None:
+        listed = await fetch_all_pages(api, {**filters.server_params(), **(order or {})}, page_size, progress)
+        return [session for session in listed if filters.matches(session)]
+    # Read in the time filter's order, holding only the matches, then put them in the order asked for.
+    matches = await read_until(api, filters.server_params(), stop, filters.matches, page_size)
+    return in_order(matches, order, stop)
+
+
+class Chosen(NamedTuple):
+    """A selection's sessions page by page as they are checked; refused and missing fill up as pages pass."""
+
+    pages: AsyncIterator[list[dict[str, Any]]]
+    refused: list[dict[str, str]]
+    missing: list[str]
+
+
+def chosen_pages(
+    api: SessionsApi,
+    selection: Selection,
+    order: dict[str, str] | None,
+    progress: Progress | None = None,
+    page_size: int = ALL_PAGE_SIZE,
+    acting: bool = True,
+) -> Chosen:
+    """What `resolve` chooses, as pages to consume one at a time, so a whole listing is never held."""
+    refused: list[dict[str, str]] = []
+    missing: list[str] = []
+    pages = checked_pages(api, selection, order, progress, page_size, acting, (refused, missing))
+    return Chosen(pages, refused, missing)
+
+
+async def checked_pages(
+    api: SessionsApi,
+    selection: Selection,
+    order: dict[str, str] | None,
+    progress: Progress | None,
+    page_size: int,
+    acting: bool,
+    left: tuple[list[dict[str, str]], list[str]],
+) -> AsyncIterator[list[dict[str, Any]]]:
+    """The pages of `chosen_pages`: named sessions and time filters are few, held and cut; the rest stream."""
+    filters = selection.filters
+    if selection.names_sessions() or time_stop(filters, order) is not None:
+        resolved = await resolve(api, selection, order, progress, page_size, acting)
+        left[0].extend(resolved.refused)
+        left[1].extend(resolved.missing)
+        for start in range(0, len(resolved.sessions), page_size):
+            yield resolved.sessions[start : start + page_size]
+        return
+    async for page in stream_pages(api, {**filters.server_params(), **(order or {})}, page_size, progress):
+        candidates = [session for session in page if filters.matches(session)]
+        if acting or filters.needs_runs():
+            candidates, refused = split_addressable(candidates)
+            left[0].extend(refused)
+        if filters.needs_runs():
+            candidates = await with_run_filters(api, candidates, filters)
+        yield candidates
 
 
 async def named_sessions(api: SessionsApi, selection: Selection) -> tuple[list[dict[str, Any]], list[str]]:

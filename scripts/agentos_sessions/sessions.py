@@ -6,11 +6,14 @@ Each action returns a `Result`; none prints.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections import Counter
+from collections.abc import AsyncIterator
 from typing import Any
 
 from .api import SessionsApi
 from .errors import not_agentos
+from .jsonstream import Streamed
 from .model import (
     PAGE_SIZE,
     Result,
@@ -23,12 +26,15 @@ from .model import (
     run_totals,
     session_runs,
     sets_of_runs,
+    shaped,
+    with_cutoffs,
 )
 from .request import Request, owner_type
 from .selection import (
     ALL_PAGE_SIZE,
     LOOKUP_CONCURRENCY,
     Resolved,
+    chosen_pages,
     count_runs,
     fetch_page,
     get_runs,
@@ -55,6 +61,8 @@ async def listed(api: SessionsApi, request: Request) -> Result:
         document = await fetch_page(api, {**filters.server_params(), **order}, args.page or 1, args.limit or PAGE_SIZE)
         return Result("sessions", document)
     page_size = args.limit if args.all and args.limit else ALL_PAGE_SIZE
+    if args.all and args.json and not selection.names_sessions():
+        return streamed_listing(api, request, page_size)
     resolved = await resolve(api, selection, order, request.progress, page_size, acting=False)
     whole = args.all or (selection.names_sessions() and not args.limit)
     document = (
@@ -72,6 +80,30 @@ def left_alone_note(resolved: Resolved) -> str:
         [*(f"refused {item['session_id']}: {item['reason']}" for item in resolved.refused)]
         + ([f"not found: {', '.join(resolved.missing)}"] if resolved.missing else [])
     )
+
+
+def streamed_listing(api: SessionsApi, request: Request, page_size: int) -> Result:
+    """`--all --json`: the same answer as `listed`, written page by page as each is checked (memory stays flat)."""
+    chosen = chosen_pages(api, request.selection, request.order(), request.progress, page_size, acting=False)
+    fields, listed = request.args.fields, 0
+
+    async def pieces() -> AsyncIterator[list[dict[str, Any]]]:
+        nonlocal listed
+        async with contextlib.aclosing(chosen.pages) as pages:
+            async for page in pages:
+                if "run_count" in (fields or ()) and not all("run_count" in session for session in page):
+                    page = await with_run_counts(api, page)  # as --fields run_count does on any list
+                listed += len(page)
+                yield shaped(Result("sessions", whole_document(page)), fields).data["data"]
+
+    def finish() -> tuple[dict[str, Any], int, str]:
+        whole = whole_document([])
+        whole["meta"]["total_count"] = listed
+        meta = with_cutoffs(shaped(Result("sessions", whole), fields), request.cutoffs()).data["meta"]
+        left = {"refused": chosen.refused, "not_found": chosen.missing}
+        return {"meta": meta}, outcome_exit(left), left_alone_note(Resolved([], chosen.missing, chosen.refused))
+
+    return Result("sessions", Streamed({}, "data", pieces(), finish))
 
 
 async def count_sessions(api: SessionsApi, request: Request) -> dict[str, Any]:
