@@ -11,8 +11,8 @@ import os
 import sys
 from typing import Any
 
+from . import files
 from .errors import ExitCode
-from .files import MAX_RESTORE_BYTES, refuse_too_large
 from .jsonstream import ListWriter, Streamed, TooLarge
 from .model import Result, json_document, printable
 
@@ -49,7 +49,7 @@ async def emit_streamed(result: Result, as_json: bool) -> Result:
     Cut short by an error, stdout holds an incomplete document and the error goes to stderr (exit non-zero).
     """
     streamed: Streamed = result.data
-    limit = MAX_RESTORE_BYTES if streamed.restorable else None  # an export must stay restorable
+    limit = files.MAX_RESTORE_BYTES if streamed.restorable else None  # an export must stay restorable
     write = lambda text: sys.stdout.write(printable(text, True))  # noqa: E731
     writer = ListWriter(write, json_layout(as_json), streamed.head, streamed.key, limit)
     try:
@@ -61,7 +61,7 @@ async def emit_streamed(result: Result, as_json: bool) -> Result:
         sys.stdout.write("\n")
         sys.stdout.flush()
     except TooLarge as error:
-        refuse_too_large(f"more than {error.size:,} bytes", streamed.restorable or "the answer")
+        files.refuse_too_large(f"more than {error.size:,} bytes", streamed.restorable or "the answer")
     except BrokenPipeError:
         # The reader left (`| head -1`): as Unix tools do, end quietly with 141.
         # Python flushes stdout again at exit: point it at /dev/null so that flush cannot fail.
