@@ -160,6 +160,8 @@ def test_all_json_streams_the_same_document_the_whole_answer_would_be(cli: Cli, 
     assert outcome.out == printable(compact, True) + "\n"
     fields = cli("--user-id", user, "--all", "--limit", "2", "--json", "--fields", "session_id,run_count")
     assert fields.json()["data"][0] == {"session_id": document["data"][0]["session_id"], "run_count": 0}
+    recent = cli.json("--user-id", user, "--all", "--limit", "2", "--after", "2w")
+    assert recent["meta"]["total_count"] == 5 and set(recent["meta"]["cutoffs"]) == {"after"}
 
 
 def test_a_session_created_mid_listing_leaves_every_session_listed_exactly_once(
