@@ -18,13 +18,18 @@ It is the server the tests start and the one a new user starts to try the tool:
     uv run scripts/local_agentos.py --seed 12
     uv run scripts/local_agentos.py --port 0 --db /tmp/os.db --security-key s3cret
     uv run scripts/local_agentos.py --postgres postgresql+psycopg://postgres@127.0.0.1:5432/postgres
+    uv run scripts/local_agentos.py --workers 4 --async-db --postgres postgresql+psycopg://postgres@127.0.0.1:5432/postgres
+
+With `--workers N` it serves with N uvicorn worker processes sharing one database (seeded once,
+before they start); with `--async-db` each process uses agno's async database class
+(AsyncSqliteDb, AsyncPostgresDb), so one process also answers requests concurrently.
 
 On an older agno (2.9.0 or 3.0.11), to reproduce what an older server does, run it with
 that agno instead of the one in the header:
 
     uv run --no-project --with 'agno[os,sqlite]==3.0.11' --with greenlet python scripts/local_agentos.py --seed 12
 
-Prints `READY http://127.0.0.1:PORT` on stdout once it accepts connections;
+Prints `READY http://127.0.0.1:PORT` on stdout once it accepts connections (every worker started);
 everything agno logs goes to stderr.
 
 On agno 3.1 it also serves the agent `compactor`, whose compaction keeps the last run and
@@ -37,6 +42,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import logging
 import os
 import re
@@ -64,6 +70,9 @@ COMPACTION_PROMPT_START = "You maintain the running summary"
 TRANSCRIPT_USER_MESSAGE = re.compile(r"^## user\n\n(.*?)(?=\n\n## |\Z)", re.DOTALL | re.MULTILINE)
 SUMMARY_LINE = re.compile(r"^- The user said: .*$", re.MULTILINE)
 NO_SUMMARY = "no summary"
+# How the parent passes the database settings to its uvicorn workers, which import this module afresh.
+WORKER_SETTINGS_VARIABLE = "LOCAL_AGENTOS_WORKER_SETTINGS"
+WORKER_START_TIMEOUT = 120.0
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -76,6 +85,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--security-key", help="require this bearer token on every API call")
     parser.add_argument("--seed", type=int, default=0, metavar="N", help="pre-create N sessions")
+    parser.add_argument(
+        "--workers", type=int, default=1, metavar="N", help="serve with N uvicorn worker processes (default 1)"
+    )
+    parser.add_argument(
+        "--async-db",
+        action="store_true",
+        help="use agno's async database class (AsyncSqliteDb, AsyncPostgresDb): one process serves concurrently",
+    )
     return parser.parse_args(argv)
 
 
@@ -188,15 +205,25 @@ def build_model_class() -> type:
     return EchoHistoryModel
 
 
-def build_db(args: argparse.Namespace) -> Any:
-    """agno's PostgresDb for --postgres, else its SqliteDb on --db."""
+def build_db(args: argparse.Namespace, asynchronous: bool = False) -> Any:
+    """agno's PostgresDb for --postgres, else its SqliteDb on --db; their async classes if asked."""
+    # Imported one by one: older agno releases (run by the compatibility tests) lack the async classes.
+    if args.postgres and asynchronous:
+        from agno.db.postgres import AsyncPostgresDb
+
+        # SQLAlchemy picks psycopg's async driver for the same URL when the engine is async.
+        return AsyncPostgresDb(db_url=args.postgres)
     if args.postgres:
         from agno.db.postgres import PostgresDb
 
         return PostgresDb(db_url=args.postgres)
+    Path(args.db).parent.mkdir(parents=True, exist_ok=True)
+    if asynchronous:
+        from agno.db.sqlite import AsyncSqliteDb
+
+        return AsyncSqliteDb(db_file=args.db)
     from agno.db.sqlite import SqliteDb
 
-    Path(args.db).parent.mkdir(parents=True, exist_ok=True)
     return SqliteDb(db_file=args.db)
 
 
@@ -362,30 +389,96 @@ async def serve(agent_os: Any, sock: socket.socket) -> None:
     await serving
 
 
-async def start(args: argparse.Namespace) -> None:
-    """Build, seed and serve."""
-    agent_os, components = build_agent_os(build_db(args), args.security_key)
+def worker_app() -> Any:
+    """The app of one uvicorn worker, on the database the parent process prepared (a uvicorn factory)."""
+    args = argparse.Namespace(**json.loads(os.environ[WORKER_SETTINGS_VARIABLE]))
+    agent_os, _ = build_agent_os(build_db(args, args.async_db), os.environ.get("OS_SECURITY_KEY"))
     route_logging_to_stderr()
+    return agent_os.get_app()
+
+
+def serve_workers(args: argparse.Namespace, sock: socket.socket) -> int:
+    """Serve with uvicorn's worker processes; print READY once every one of them has started."""
+    import uvicorn
+    from uvicorn.supervisors import Multiprocess
+
+    class ReadyWhenAllStarted(Multiprocess):
+        failed = False
+
+        def init_processes(self) -> None:
+            super().init_processes()
+            if all(process.wait_until_ready(WORKER_START_TIMEOUT, self.should_exit) for process in self.processes):
+                print(f"READY http://127.0.0.1:{sock.getsockname()[1]}", flush=True)
+                return
+            print("error: a worker did not start (see the log above)", file=sys.stderr)
+            self.failed = True
+            self.should_exit.set()
+
+    settings = {"db": args.db, "postgres": args.postgres, "async_db": args.async_db}
+    os.environ[WORKER_SETTINGS_VARIABLE] = json.dumps(settings)
+    # Workers import the app afresh, so it is named by an import string: this file's module.
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    config = uvicorn.Config(
+        f"{Path(__file__).stem}:worker_app",
+        factory=True,
+        workers=args.workers,
+        log_level="warning",
+        lifespan="on",
+        access_log=False,
+    )
+    supervisor = ReadyWhenAllStarted(config, sockets=[sock])
+    supervisor.run()
+    return 1 if supervisor.failed else 0
+
+
+async def prepare(args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
+    """Build on the synchronous database, create its tables and seed it (before any worker starts)."""
+    db = build_db(args)
+    agent_os, components = build_agent_os(db, args.security_key)
+    route_logging_to_stderr()
+    if args.workers > 1 and hasattr(db, "_create_all_tables"):
+        # Each worker creates missing tables when it starts: created here, they never race to.
+        db._create_all_tables()
     if args.seed:
         await seed_sessions(components, args.seed)
+    return agent_os, components
+
+
+async def start(args: argparse.Namespace) -> None:
+    """Build, seed and serve in this one process."""
+    agent_os, _ = await prepare(args)
+    if args.async_db:
+        agent_os, _ = build_agent_os(build_db(args, asynchronous=True), args.security_key)
     await serve(agent_os, bind_socket(args.port))
+
+
+def invalid_arguments(args: argparse.Namespace) -> str | None:
+    """The one-line complaint about the arguments, or None when they are usable."""
+    if args.seed < 0 or not 0 <= args.port <= 65535:
+        return "--seed must be >= 0 and --port between 0 and 65535"
+    if args.workers < 1:
+        return "--workers must be >= 1"
+    return None
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point."""
     args = parse_args(argv)
-    if args.seed < 0 or not 0 <= args.port <= 65535:
-        print("error: --seed must be >= 0 and --port between 0 and 65535", file=sys.stderr)
+    if complaint := invalid_arguments(args):
+        print(f"error: {complaint}", file=sys.stderr)
         return 2
     configure_environment(args.security_key)
     try:
-        asyncio.run(start(args))
+        if args.workers == 1:
+            asyncio.run(start(args))
+            return 0
+        asyncio.run(prepare(args))
+        return serve_workers(args, bind_socket(args.port))
     except KeyboardInterrupt:
         return 130
     except OSError as error:
         print(f"error: cannot listen on 127.0.0.1:{args.port}: {error.strerror} (try --port 0)", file=sys.stderr)
         return 1
-    return 0
 
 
 if __name__ == "__main__":

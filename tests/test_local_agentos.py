@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 import uuid
+from pathlib import Path
 
 import httpx
 import pytest
-from conftest import SECURITY_KEY, AgentOSServer, start_server, stop_server
+from conftest import SECURITY_KEY, SERVER_SCRIPT, AgentOSServer, start_server, stop_server
 
 
 def run_agent(server: AgentOSServer, agent_id: str, message: str, session_id: str, stream: bool = False) -> str:
@@ -107,3 +110,63 @@ def test_seeding_the_same_db_twice_adds_no_sessions_and_no_runs(tmp_path) -> Non
             stop_server(server)
         assert total == 3
         assert [run["run_input"] for run in runs] == ["My name is Alice.", "What's my name?"]
+
+
+def worker_processes(server: AgentOSServer) -> list[int]:
+    """The pids of the server's uvicorn workers: its children started by multiprocessing's spawn."""
+    pids = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            parent = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+            command = (stat.parent / "cmdline").read_bytes()
+        except (OSError, ValueError, IndexError):
+            continue
+        if parent == server.process.pid and b"spawn_main" in command:
+            pids.append(int(stat.parent.name))
+    return pids
+
+
+@pytest.mark.slow
+def test_workers_share_one_database_seeded_once_and_stop_with_the_server(tmp_path) -> None:
+    server = start_server(tmp_path, "--seed", "3", "--workers", "2")
+    try:
+        workers = worker_processes(server)
+        totals = {httpx.get(f"{server.url}/sessions").json()["meta"]["total_count"] for _ in range(6)}
+        runs = httpx.get(f"{server.url}/sessions/seed-00001/runs").json()
+        session_id = f"w-{uuid.uuid4()}"
+        run_agent(server, "assistant", "My name is Alice.", session_id)
+        answers = {json.loads(run_agent(server, "assistant", "What's my name?", session_id))["content"]}
+    finally:
+        stop_server(server)
+    assert len(workers) == 2
+    assert server.stderr().count("Database ready: SqliteDb") == 2  # each worker opened the database
+    assert totals == {3}
+    assert [run["run_input"] for run in runs] == ["My name is Alice.", "What's my name?"]
+    assert answers == {"Your name is Alice."}
+    assert server.process.stdout.read().decode().count("READY") == 0  # READY came once, before this
+    assert not [pid for pid in workers if Path(f"/proc/{pid}").exists()]
+
+
+@pytest.mark.slow
+def test_async_db_serves_from_agnos_async_class_with_the_seeded_sessions(tmp_path) -> None:
+    server = start_server(tmp_path, "--seed", "3", "--async-db")
+    try:
+        total = httpx.get(f"{server.url}/sessions").json()["meta"]["total_count"]
+        session_id = f"a-{uuid.uuid4()}"
+        run_agent(server, "assistant", "My name is Alice.", session_id)
+        reply = json.loads(run_agent(server, "assistant", "What's my name?", session_id))
+    finally:
+        stop_server(server)
+    assert "Database ready: AsyncSqliteDb" in server.stderr()
+    assert total == 3
+    assert reply["content"] == "Your name is Alice."
+
+
+@pytest.mark.parametrize("workers", ["0", "-2"])
+def test_workers_below_one_are_refused_with_one_line(workers: str) -> None:
+    completed = subprocess.run(
+        [sys.executable, str(SERVER_SCRIPT), "--workers", workers], capture_output=True, text=True, timeout=60
+    )
+    assert completed.returncode == 2
+    assert completed.stderr == "error: --workers must be >= 1\n"
+    assert completed.stdout == ""
