@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -13,7 +14,7 @@ from pathlib import Path
 
 import pytest
 from faultproxy import FaultProxy
-from postgres_server import find_postgres_bin, postgres_server
+from postgres_server import create_database, find_postgres_bin, postgres_server
 
 ROOT = Path(__file__).resolve().parent.parent
 SERVER_SCRIPT = ROOT / "scripts" / "local_agentos.py"
@@ -53,8 +54,14 @@ def start_server(
     if security_key:
         command += ["--security-key", security_key]
     with stderr_path.open("wb") as stderr_file:
+        # Its own process group, so a server that will not stop is killed with its workers.
         process = subprocess.Popen(
-            command, stdout=subprocess.PIPE, stderr=stderr_file, env=env or os.environ.copy(), cwd=tmp
+            command,
+            stdout=subprocess.PIPE,
+            stderr=stderr_file,
+            env=env or os.environ.copy(),
+            cwd=tmp,
+            start_new_session=True,
         )
     server = AgentOSServer("", db, process, stderr_path, security_key, legacy_version(python))
     server.url = wait_for_ready(server)
@@ -82,7 +89,7 @@ def stop_server(server: AgentOSServer) -> None:
         try:
             server.process.wait(timeout=15)
         except subprocess.TimeoutExpired:
-            server.process.kill()
+            os.killpg(server.process.pid, signal.SIGKILL)
             server.process.wait()
 
 
@@ -136,6 +143,10 @@ class ServerPool:
             tmp = self.tmp_path_factory.mktemp(f"agentos-{backend}")
             if backend == "postgres":
                 server = start_server(tmp, "--seed", "12", "--postgres", self.request.getfixturevalue("postgres_url"))
+            elif backend == "postgres-4w":
+                # Its own database on the same PostgreSQL: the plain server's sessions stay apart.
+                url = create_database(self.request.getfixturevalue("postgres_url"), "agentos_4w")
+                server = start_server(tmp, "--seed", "12", "--postgres", url, *PRODUCTION_SHAPE)
             elif backend.startswith("agno-"):
                 server = start_server(tmp, "--seed", "12", python=legacy_python(backend.removeprefix("agno-")))
             else:
@@ -151,6 +162,11 @@ class ServerPool:
 # The newest release of each older agno line that AgentOS servers in production still run.
 LEGACY_AGNO = ("3.0.11", "2.9.0")
 BACKENDS = ("sqlite", "postgres")
+# How the "postgres-4w" server runs: as AgentOS does in production, four processes, each answering
+# requests concurrently, so races a one-request-at-a-time server never shows can happen.
+PRODUCTION_SHAPE = ("--workers", "4", "--async-db")
+# The set actions and the race tests also run against "postgres-4w"; the other suites do not (CI time).
+SET_BACKENDS = (*BACKENDS, "postgres-4w")
 # The CLI suites run against these: both databases on agno 3.1, and the older servers on SQLite.
 ALL_SERVERS = (*BACKENDS, *(f"agno-{version}" for version in LEGACY_AGNO))
 
@@ -165,6 +181,19 @@ def server_pool(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPat
 @pytest.fixture(scope="session", params=BACKENDS)
 def agentos(request: pytest.FixtureRequest, server_pool: ServerPool) -> AgentOSServer:
     """A plain AgentOS seeded with 12 sessions, on SQLite and on PostgreSQL, shared by the whole run."""
+    return server_pool.get(request.param)
+
+
+@pytest.fixture(scope="session", params=SET_BACKENDS)
+def set_agentos(request: pytest.FixtureRequest, server_pool: ServerPool) -> AgentOSServer:
+    """`agentos` plus the 4-worker PostgreSQL server, for set actions and races.
+
+    A module opts in by overriding `agentos` with it, so `cli` and `proxy` follow:
+
+        @pytest.fixture(scope="session")
+        def agentos(set_agentos: AgentOSServer) -> AgentOSServer:
+            return set_agentos
+    """
     return server_pool.get(request.param)
 
 

@@ -44,6 +44,16 @@ def run_tool(command: list[str]) -> None:
         raise RuntimeError(f"{command[0]} failed:\n{completed.stdout}\n{completed.stderr}")
 
 
+def create_database(url: str, name: str) -> str:
+    """Create database `name` on the server of `url` (a SQLAlchemy URL); return its URL."""
+    import psycopg
+
+    server, _, _ = url.removeprefix("postgresql+psycopg://").rpartition("/")
+    with psycopg.connect(f"postgresql://{server}/postgres", autocommit=True) as connection:
+        connection.execute(f'CREATE DATABASE "{name}"')
+    return f"postgresql+psycopg://{server}/{name}"
+
+
 @contextmanager
 def postgres_server(bin_dir: Path, workdir: Path) -> Iterator[str]:
     """Start PostgreSQL in `workdir` on a free loopback port; yield its SQLAlchemy URL."""

@@ -18,6 +18,12 @@ from conftest import AgentOSServer
 from faultproxy import FaultProxy
 
 
+@pytest.fixture(scope="session")
+def agentos(set_agentos: AgentOSServer) -> AgentOSServer:
+    """The set actions run against SQLite, PostgreSQL and the 4-worker PostgreSQL server."""
+    return set_agentos
+
+
 def new_user() -> str:
     return f"set-user-{uuid.uuid4().hex[:10]}@example.com"
 
