@@ -3,8 +3,12 @@
     uv run benchmarks/bench_cli.py                                   full sizes, a few minutes on 2 cores
     uv run benchmarks/bench_cli.py --quick                           tiny sizes, a smoke run
     uv run benchmarks/bench_cli.py --output benchmarks/RESULTS.md    also write the results as markdown
+    uv run benchmarks/bench_cli.py --latency 0,10,50 --servers sqlite,postgres-4w   each profile in turn
 
-Starts its own local AgentOS (scripts/local_agentos.py --port 0, a temporary SQLite file).
+Starts its own local AgentOS (scripts/local_agentos.py --port 0, a temporary SQLite file); with
+`--servers postgres-4w` also 4 workers on a throwaway PostgreSQL (benchmarks/profiles.py).
+`--latency MS` reaches the server through benchmarks/delay_proxy.py, which adds MS to every round
+trip (comma-separated values: each in turn). Figures 2-5 run for every server and round trip.
 Every figure is the median of repeated runs; each comparison runs ours and the baseline
 interleaved (A, B, A, B ...) in the same session. Both sides are launched with `uv run`
 from a script with the same PEP 723 header, after one untimed warm-up.
@@ -38,13 +42,22 @@ from pathlib import Path
 from typing import TypeVar
 
 import httpx
+import profiles
+from profiles import (
+    Server,
+    ServerError,
+    open_database,
+    profile_label,
+    reached_through,
+    round_trips,
+    running_server,
+    server_shapes,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 CLI = ROOT / "scripts" / "manage_sessions.py"
-SERVER_SCRIPT = ROOT / "scripts" / "local_agentos.py"
 # A stable place, so uv reuses the baseline scripts' environments from one run to the next.
 BASELINE_DIR = Path(tempfile.gettempdir()) / "agentos-sessions-bench"
-SERVER_START_TIMEOUT = 300.0
 PROCESS_TIMEOUT = 300.0
 DELETE_USER = "bench-delete@example.com"
 RUNS_USER = "bench-runs@example.com"
@@ -121,6 +134,12 @@ class Bench:
     sizes: Sizes
     rows: list[Row] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    db_url: str = ""
+    profile: str = ""
+
+    def suffix(self) -> str:
+        """What a figure measured per profile adds to its label: the server and the network."""
+        return f" ({self.profile})" if self.profile else ""
 
 
 BASELINE_BODIES = {
@@ -395,35 +414,17 @@ def uv_run(script: Path, *args: str) -> list[str]:
 
 
 def start_server(workdir: Path, seed: int) -> tuple[subprocess.Popen, str]:
-    """Start scripts/local_agentos.py on a free port and wait for its READY line."""
-    stderr = (workdir / "server.err").open("wb")
-    command = [sys.executable, str(SERVER_SCRIPT), "--port", "0", "--db", str(workdir / "agentos.db")]
-    process = subprocess.Popen(
-        [*command, "--seed", str(seed)], stdout=subprocess.PIPE, stderr=stderr, env=child_env(), cwd=workdir
-    )
-    stderr.close()
-    assert process.stdout is not None
-    deadline = time.monotonic() + SERVER_START_TIMEOUT
-    while time.monotonic() < deadline:
-        line = process.stdout.readline().decode()
-        if line.startswith("READY "):
-            return process, line.split()[1]
-        if not line and process.poll() is not None:
-            break
-    stop_server(process)
-    tail = (workdir / "server.err").read_text(errors="replace")[-2000:]
-    raise BenchError(f"the local AgentOS did not start; its stderr:\n{tail}")
+    """Start scripts/local_agentos.py (one worker, SQLite in `workdir`) and wait for its READY line."""
+    try:
+        process = profiles.start_server(workdir, seed, env=child_env())
+    except ServerError as error:
+        raise BenchError(str(error)) from None
+    return process, process.url  # type: ignore[attr-defined]
 
 
 def stop_server(process: subprocess.Popen) -> None:
     """Terminate the server and wait for it."""
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    profiles.stop_server(process)
 
 
 def count_sessions(bench: Bench, **params: str) -> int:
@@ -435,7 +436,6 @@ def count_sessions(bench: Bench, **params: str) -> int:
 
 def create_user_sessions(bench: Bench, count: int) -> list[str]:
     """Insert `count` agent sessions for DELETE_USER straight into the server's database."""
-    from agno.db.sqlite import SqliteDb
     from agno.session import AgentSession
 
     now = int(time.time())
@@ -451,7 +451,7 @@ def create_user_sessions(bench: Bench, count: int) -> list[str]:
         )
         for index, session_id in enumerate(session_ids, start=1)
     ]
-    SqliteDb(db_file=str(bench.db)).upsert_sessions(sessions, preserve_updated_at=True)
+    open_database(bench.db_url).upsert_sessions(sessions, preserve_updated_at=True)
     if count_sessions(bench, user_id=DELETE_USER) != count:
         raise BenchError(f"created {count} sessions for {DELETE_USER} but the server does not list them all")
     return session_ids
@@ -530,11 +530,11 @@ def figure_list_one(bench: Bench) -> None:
     baseline_page = json.loads((bench.workdir / "list_one_baseline.out").read_text())
     if [s["session_id"] for s in ours_page["data"]] != [s["session_id"] for s in baseline_page["data"]]:
         raise BenchError("figure 2: ours and the baseline listed different sessions")
-    bench.rows.append(
-        compare("2. list one page --json", samples["list_one_ours"], samples["list_one_baseline"], Target(1.15))
-    )
-    bench.notes.append(f"Slowest imports of `manage_sessions.py --json` (list): {import_profile(ours_argv)}.")
-    bench.notes.append(f"Slowest imports of the AgentOSClient baseline: {import_profile(baseline_argv)}.")
+    label = f"2. list one page --json{bench.suffix()}"
+    bench.rows.append(compare(label, samples["list_one_ours"], samples["list_one_baseline"], Target(1.15)))
+    if not any(note.startswith("Slowest imports of `manage_sessions.py --json`") for note in bench.notes):
+        bench.notes.append(f"Slowest imports of `manage_sessions.py --json` (list): {import_profile(ours_argv)}.")
+        bench.notes.append(f"Slowest imports of the AgentOSClient baseline: {import_profile(baseline_argv)}.")
 
 
 def session_ids_in(path: Path, document_key: str | None) -> list[str]:
@@ -558,7 +558,12 @@ def figure_list_all(bench: Bench) -> None:
     baseline_ids = session_ids_in(bench.workdir / "all_baseline.out", None)
     seeded = bench.sizes.seed
     bench.rows.append(
-        compare(f"3. --all --json, {seeded} sessions", samples["all_ours"], samples["all_baseline"], Target(2, True))
+        compare(
+            f"3. --all --json, {seeded} sessions{bench.suffix()}",
+            samples["all_ours"],
+            samples["all_baseline"],
+            Target(2, True),
+        )
     )
     same = ours_ids == baseline_ids and len(ours_ids) >= seeded
     bench.rows.append(
@@ -615,9 +620,8 @@ def figure_delete(bench: Bench) -> None:
     ids_file.write_text("")
     baseline()
     samples = interleave({"ours": fresh(ours), "baseline": fresh(baseline)}, bench.sizes.bulk_repetitions)
-    bench.rows.append(
-        compare(f"4. delete {count} by --user-id", samples["ours"], samples["baseline"], Target(10, True))
-    )
+    label = f"4. delete {count} by --user-id{bench.suffix()}"
+    bench.rows.append(compare(label, samples["ours"], samples["baseline"], Target(10, True)))
 
 
 def create_runs(bench: Bench, count: int) -> None:
@@ -631,7 +635,6 @@ def create_runs(bench: Bench, count: int) -> None:
 def figure_runs(bench: Bench) -> None:
     """5a: --show-runs --json on a session with many runs against get_session_runs()."""
     count = bench.sizes.runs
-    create_runs(bench, count)
     runners = {
         "runs_ours": timed_command(
             bench,
@@ -644,11 +647,17 @@ def figure_runs(bench: Bench) -> None:
     }
     runners["runs_ours"]()
     samples = interleave(runners, bench.sizes.call_repetitions)
-    for name in runners:
-        if len(json.loads((bench.workdir / f"{name}.out").read_text())) != count:
-            raise BenchError(f"figure 5a: {name} did not print {count} runs")
+    # Each profile's chat figure adds a run: both sides must print the same runs, at least `count`.
+    printed = {name: len(json.loads((bench.workdir / f"{name}.out").read_text())) for name in runners}
+    if len(set(printed.values())) != 1 or min(printed.values()) < count:
+        raise BenchError(f"figure 5a: the two sides printed {printed} runs, expected the same and at least {count}")
     bench.rows.append(
-        compare(f"5a. --show-runs --json, {count} runs", samples["runs_ours"], samples["runs_baseline"], Target(1.15))
+        compare(
+            f"5a. --show-runs --json, {count} runs{bench.suffix()}",
+            samples["runs_ours"],
+            samples["runs_baseline"],
+            Target(1.15),
+        )
     )
 
 
@@ -680,21 +689,20 @@ def figure_chat(bench: Bench) -> None:
     for runner in runners.values():
         runner()
     samples = interleave(runners, bench.sizes.call_repetitions)
-    bench.rows.append(
-        compare("5b. --chat first token (pty)", samples["chat_ours"], samples["chat_baseline"], Target(1.15))
-    )
+    label = f"5b. --chat first token (pty){bench.suffix()}"
+    bench.rows.append(compare(label, samples["chat_ours"], samples["chat_baseline"], Target(1.15)))
     ours_done = statistics.median(sample.completed_seconds for sample in samples["chat_ours"])
     baseline_done = statistics.median(sample.completed_seconds for sample in samples["chat_baseline"])
     bench.notes.append(
-        f"Chat on a pseudo-terminal (so the CLI streams): first content byte after "
+        f"{bench.profile}: chat on a pseudo-terminal (so the CLI streams): first content byte after "
         f"{format_seconds(median_seconds(samples['chat_ours']))} (ours) and "
         f"{format_seconds(median_seconds(samples['chat_baseline']))} (baseline); the process exits after "
         f"{format_seconds(ours_done)} and {format_seconds(baseline_done)}."
     )
 
 
-FIGURES: list[Callable[[Bench], None]] = [
-    figure_startup,
+# Figure 1 runs once; the others for every server and round trip.
+PROFILE_FIGURES: list[Callable[[Bench], None]] = [
     figure_list_one,
     figure_list_all,
     figure_delete,
@@ -788,25 +796,53 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--quick", action="store_true", help="tiny sizes and one repetition (a smoke run)")
     parser.add_argument("--output", type=Path, metavar="PATH", help="also write the results as markdown to PATH")
     parser.add_argument(
+        "--latency",
+        type=round_trips,
+        default=(0.0,),
+        metavar="MS",
+        help="reach the server through a proxy adding MS ms per round trip; several comma-separated values "
+        "measure each in turn (default 0)",
+    )
+    parser.add_argument(
+        "--servers",
+        type=server_shapes,
+        default=("sqlite",),
+        metavar="SHAPES",
+        help="servers to measure, comma-separated: sqlite, postgres-4w (default sqlite)",
+    )
+    parser.add_argument(
         "--cli", type=Path, default=CLI, metavar="SCRIPT", help="measure another copy of manage_sessions.py (a patch)"
     )
     return parser
 
 
-def run_figures(sizes: Sizes, workdir: Path, cli: Path) -> Bench:
-    """Start the server, run every figure, stop the server."""
+def run_profiles(bench: Bench, server: Server, latencies: tuple[float, ...]) -> None:
+    """Figures 2-5 against one server, at each round trip in turn."""
+    bench.url, bench.db_url = server.url, server.db_url
+    create_runs(bench, bench.sizes.runs)
+    for round_trip in latencies:
+        with reached_through(server.url, round_trip) as url:
+            bench.url, bench.profile = url, profile_label(server, round_trip)
+            for figure in PROFILE_FIGURES:
+                log(f"{bench.profile}: running {figure.__name__}")
+                figure(bench)
+
+
+def run_figures(sizes: Sizes, workdir: Path, args: argparse.Namespace) -> Bench:
+    """Figure 1, then figures 2-5 for every server and round trip."""
     if is_shim(uv_binary()):
         log(f"warning: {uv_binary()} is a shim script; its start-up is added to both sides of every ratio")
-    baselines = write_baselines(BASELINE_DIR, cli)
-    log(f"starting the local AgentOS with {sizes.seed} seeded sessions")
-    process, url = start_server(workdir, sizes.seed)
-    bench = Bench(url, workdir / "agentos.db", workdir, cli, baselines, sizes)
-    try:
-        for figure in FIGURES:
-            log(f"running {figure.__name__}")
-            figure(bench)
-    finally:
-        stop_server(process)
+    cli = args.cli.resolve()
+    bench = Bench("", workdir / "agentos.db", workdir, cli, write_baselines(BASELINE_DIR, cli), sizes)
+    log("running figure_startup")
+    figure_startup(bench)
+    for shape in args.servers:
+        log(f"starting the local AgentOS ({shape}) with {sizes.seed} seeded sessions")
+        try:
+            with running_server(shape, workdir / shape, sizes.seed, env=child_env()) as server:
+                run_profiles(bench, server, args.latency)
+        except ServerError as error:
+            raise BenchError(str(error)) from None
     return bench
 
 
@@ -833,12 +869,14 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     sizes = QUICK if args.quick else FULL
     started = time.perf_counter()
-    bench = measured_in_a_temporary_folder(
-        "agentos-bench-", lambda workdir: run_figures(sizes, workdir, args.cli.resolve())
-    )
+    bench = measured_in_a_temporary_folder("agentos-bench-", lambda workdir: run_figures(sizes, workdir, args))
     if bench is None:
         return 1
     command = "uv run benchmarks/bench_cli.py" + (" --quick" if args.quick else "")
+    if args.latency != (0.0,):
+        command += " --latency " + ",".join(f"{value * 1000:g}" for value in args.latency)
+    if args.servers != ("sqlite",):
+        command += " --servers " + ",".join(args.servers)
     if args.cli.resolve() != CLI:
         command += f" --cli {args.cli}"
     bench.notes.append(time_taken(started))

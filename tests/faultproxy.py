@@ -44,6 +44,7 @@ class SeenRequest:
     received_at: float
     outcome: str = "pending"
     answered: bool = False
+    answered_at: float = 0.0  # time.monotonic() when its answer started (or it was given up)
 
     @property
     def target(self) -> str:
@@ -333,6 +334,7 @@ class FaultProxy:
         with self._lock:
             if not seen.answered:
                 seen.answered = True
+                seen.answered_at = time.monotonic()
                 self.in_flight -= 1
 
     async def _handle(
