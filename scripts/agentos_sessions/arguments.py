@@ -5,14 +5,12 @@
 
 from __future__ import annotations
 
+# json and datetime are imported where they are used: --help needs neither.
 import argparse
-import json
 import re
 import time
-from datetime import UTC, datetime
-from typing import Any, NoReturn
 
-from .errors import usage_error
+from .errors import TYPE_CHECKING, usage_error
 from .model import (
     BACKUP_SUBFOLDER,
     DEFAULT_SORT_BY,
@@ -27,6 +25,9 @@ from .model import (
     json_depth,
     strict_json,
 )
+
+if TYPE_CHECKING:  # typing costs --help about 2 ms; only type checkers need it
+    from typing import Any, NoReturn
 
 DEFAULT_BASE_URL = "http://localhost:7777"
 # What --help calls the program: the skill's script, or the command pyproject.toml installs.
@@ -213,6 +214,8 @@ class RelativeMoment(int):
 
     @property
     def cutoff(self) -> str:
+        from datetime import UTC, datetime
+
         return datetime.fromtimestamp(self, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
@@ -234,6 +237,8 @@ def time_ago(value: str) -> RelativeMoment | None:
 
 def point_in_time(text: str) -> int:
     """An argparse type: ISO 8601 (YYYYMMDD is a date; UTC unless it says), Unix seconds of 10+ digits, or 30d."""
+    from datetime import UTC, datetime
+
     value = text.strip()
     relative = time_ago(value)
     if relative is not None:
@@ -281,6 +286,8 @@ def field_names(text: str) -> tuple[str, ...]:
 
 def json_object(text: str) -> dict[str, Any]:
     """An argparse type: a JSON object of bounded size."""
+    import json
+
     if len(text) > MAX_JSON_ARGUMENT:
         raise argparse.ArgumentTypeError(f"JSON argument is larger than {MAX_JSON_ARGUMENT} characters")
     try:

@@ -7,15 +7,12 @@ command has been parsed.
 
 from __future__ import annotations
 
+# json, urllib.parse and contextlib are imported where they are used: --help needs none of them.
 import argparse
-import contextlib
-import json
 import os
 import re
 import sys
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING
-from urllib.parse import urlsplit
 
 from .arguments import (
     ACTION_FLAGS,
@@ -31,7 +28,7 @@ from .arguments import (
     build_parser,
     choose_action,
 )
-from .errors import CliError, ExitCode, usage_error
+from .errors import TYPE_CHECKING, CliError, ExitCode, usage_error
 from .model import (
     RUN_FIELDS,
     SESSION_FIELDS,
@@ -43,7 +40,7 @@ from .model import (
 
 INTERRUPTED_HINT = "check the session before repeating a change"
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # typing itself too: --help does not import it
     from .api import SessionsApi, Settings
     from .filters import Selection
     from .request import Request
@@ -53,6 +50,8 @@ Action = Callable[["SessionsApi", "Request"], Awaitable[Result]]
 
 def resolve_settings(args: argparse.Namespace) -> Settings:
     """Connection settings from flags and environment, checked before anything is sent."""
+    from urllib.parse import urlsplit
+
     given_url = args.base_url if args.base_url is not None else os.environ.get("AGENTOS_URL") or DEFAULT_BASE_URL
     base_url = given_url.rstrip("/")
     key = args.security_key or os.environ.get("AGENTOS_SECURITY_KEY") or os.environ.get("OS_SECURITY_KEY") or None
@@ -76,6 +75,8 @@ def resolve_settings(args: argparse.Namespace) -> Settings:
 
 def check_base_url(base_url: str) -> None:
     """Accept only http(s)://host[:port][/path] without spaces, credentials, query or fragment."""
+    from urllib.parse import urlsplit
+
     try:
         parts = urlsplit(base_url)
         port_ok = parts.port is None or 0 < parts.port < 65536
@@ -117,6 +118,7 @@ def check_arguments_are_text(argv: list[str]) -> None:
 def is_loopback(base_url: str) -> bool:
     """True when the URL's host is this machine."""
     import ipaddress
+    from urllib.parse import urlsplit
 
     host = urlsplit(base_url).hostname or ""
     if host == "localhost":
@@ -337,6 +339,8 @@ def emit_error(error: CliError, as_json: bool) -> None:
     """One line on stderr: plain, or a JSON object for --json; URLs redacted, terminal controls escaped."""
     message, hint = redact_urls(error.message), redact_urls(error.hint)
     if as_json:
+        import json
+
         line = json.dumps({"error": message, "hint": hint, "exit_code": int(error.exit_code)})
     else:
         line = f"error: {message}" + (f" ({hint})" if hint else "")
@@ -354,6 +358,8 @@ def interrupted(as_json: bool) -> int:
 
 def emit_result(result: Result, as_json: bool) -> int:
     """Print the result; a reader that left (`| head -1`) ends it quietly with 141, as Unix tools do."""
+    import contextlib
+
     from .output import emit
 
     try:

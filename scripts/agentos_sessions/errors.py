@@ -6,7 +6,11 @@ Nothing here imports httpx, rich or agno, so `--help` and usage errors stay fast
 from __future__ import annotations
 
 from enum import IntEnum
-from typing import NoReturn
+
+# typing costs --help about 2 ms and is needed only by type checkers here.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import NoReturn
 
 
 class ExitCode(IntEnum):

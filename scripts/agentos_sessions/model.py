@@ -5,13 +5,14 @@ Shared by the actions and the renderers; no transport, no I/O.
 
 from __future__ import annotations
 
-import json
 import re
+from collections import namedtuple
 from datetime import UTC, datetime
-from typing import Any, NamedTuple
-from urllib.parse import quote
 
-from .errors import CliError, ExitCode, usage_error
+from .errors import TYPE_CHECKING, CliError, ExitCode, usage_error
+
+if TYPE_CHECKING:  # typing costs --help about 2 ms; only type checkers need it here
+    from typing import Any
 
 SESSION_TYPES = ("agent", "team", "workflow")
 EXPORT_FORMAT = "agentos-session-export/1"
@@ -40,14 +41,19 @@ URL_IN_TEXT = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"<>]*")
 SESSION_TEXT_FIELDS = ("session_name", "user_id", "agent_id", "team_id", "workflow_id")
 
 
-class Result(NamedTuple):
+# collections' namedtuple, not typing's NamedTuple, which would import typing for --help.
+RESULT_FIELDS = ("kind", "data", "exit_code", "note", "fields")
+
+
+class Result(namedtuple("Result", RESULT_FIELDS, defaults=(ExitCode.OK, "", None))):
     """What an action produced: a kind the renderers know, and its data (`fields`: the columns asked for)."""
 
+    __slots__ = ()
     kind: str
     data: Any
-    exit_code: ExitCode = ExitCode.OK
-    note: str = ""
-    fields: tuple[str, ...] | None = None
+    exit_code: ExitCode
+    note: str
+    fields: tuple[str, ...] | None
 
 
 def addressable(value: Any) -> bool:
@@ -71,6 +77,8 @@ def api_path(*segments: str) -> str:
 
     An id that no encoding can address is refused here as well, whoever gave it.
     """
+    from urllib.parse import quote  # here, not above: --help imports this module and needs no URLs
+
     for segment in segments:
         if not addressable(segment):
             raise UnaddressableId(segment)
@@ -141,6 +149,7 @@ def redact_urls(text: str) -> str:
 
 def strict_json(text: str | bytes) -> Any:
     """json.loads that refuses NaN, Infinity and numbers too large for a float (AgentOS cannot store them)."""
+    import json  # here, not above: --help imports this module and needs no JSON
 
     def refuse(name: str) -> float:
         raise ValueError(f"{name} is not a JSON number")
