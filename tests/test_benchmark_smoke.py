@@ -71,6 +71,8 @@ SETS_FIGURE_LINES = (
     "| 7a. same session ids ",
     "| 7b. --search banana --all --json, 24 sessions ",
     "| 7b. same session ids ",
+    "| 9. --all --user-id --json, 30 sessions (SQLite, 1 worker, loopback) ",
+    "| 9. same session ids ",
     "| 8a. --all --json: time ",
     "| 8a. --all --json: peak memory ",
     "| 8b. --delete --user-id --before --dry-run --json: time ",
@@ -184,3 +186,22 @@ def test_agent_requests_benchmark_refuses_a_report_without_requests(tmp_path: Pa
         timeout=120,
     )
     assert completed.returncode == 2 and "drop --output" in completed.stderr and not (tmp_path / "r.md").exists()
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "complaint"),
+    [
+        ("--latency", "10,abc", "expected milliseconds from 0 to 10000, comma-separated"),
+        ("--latency", "-5", "expected milliseconds from 0 to 10000, comma-separated"),
+        ("--servers", "sqlite,mysql", "unknown server 'mysql'; use sqlite, postgres-4w"),
+    ],
+)
+@pytest.mark.parametrize("script", [BENCHMARK, SETS_BENCHMARK], ids=["bench_cli", "bench_sets"])
+def test_benchmarks_refuse_a_bad_profile_before_starting_anything(
+    script: Path, option: str, value: str, complaint: str
+) -> None:
+    completed = subprocess.run(
+        [sys.executable, str(script), option, value], capture_output=True, text=True, cwd=ROOT, timeout=60
+    )
+    assert completed.returncode == 2
+    assert complaint in completed.stderr and completed.stdout == ""
