@@ -20,6 +20,7 @@ output, sessions left behind, the server did not start), 2 bad usage.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import functools
 import json
 import os
@@ -810,6 +811,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SHAPES",
         help="servers to measure, comma-separated: sqlite, postgres-4w (default sqlite)",
     )
+    parser.add_argument("--repetitions", type=int, metavar="N", help="repetitions of figures 2-5 (single calls, bulk)")
     parser.add_argument(
         "--cli", type=Path, default=CLI, metavar="SCRIPT", help="measure another copy of manage_sessions.py (a patch)"
     )
@@ -868,6 +870,11 @@ def main(argv: list[str] | None = None) -> int:
     """Run the benchmark, print the table, optionally write markdown; return the exit code."""
     args = build_parser().parse_args(argv)
     sizes = QUICK if args.quick else FULL
+    if args.repetitions is not None:
+        if args.repetitions < 1:
+            print("error: --repetitions must be >= 1", file=sys.stderr)
+            return 2
+        sizes = dataclasses.replace(sizes, call_repetitions=args.repetitions, bulk_repetitions=args.repetitions)
     started = time.perf_counter()
     bench = measured_in_a_temporary_folder("agentos-bench-", lambda workdir: run_figures(sizes, workdir, args))
     if bench is None:
@@ -877,6 +884,8 @@ def main(argv: list[str] | None = None) -> int:
         command += " --latency " + ",".join(f"{value * 1000:g}" for value in args.latency)
     if args.servers != ("sqlite",):
         command += " --servers " + ",".join(args.servers)
+    if args.repetitions:
+        command += f" --repetitions {args.repetitions}"
     if args.cli.resolve() != CLI:
         command += f" --cli {args.cli}"
     bench.notes.append(time_taken(started))
