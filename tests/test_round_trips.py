@@ -99,10 +99,10 @@ ROUND_TRIPS = {
     "rename": (1, 1),
     "update": (3, 2),  # read (PATCH replaces metadata and state whole, so merging needs it), PATCH, re-read
     "delete": (2, 2),  # read (DELETE answers 204 for a missing id too), DELETE
-    "clear": (6, 3),  # read session and runs, re-read runs, DELETE, POST, re-read session, then runs
+    "clear": (5, 3),  # read session and runs, re-read both right before the write, DELETE, POST, re-read both
     "export": (1, 1),  # the session and its runs, in parallel
     "restore": (2, 1),  # POST, re-read (POST answers with the session it made)
-    "fork": (4, 3),  # read session and runs, POST fork, PATCH the copy's name, then count the copy's runs
+    "fork": (4, 3),  # read session and runs, POST fork, name the copy and count its runs, count the original's
     "chat": (2, 2),  # read the session (its agent or team and owner), POST the run
 }
 
