@@ -25,6 +25,12 @@ from test_sets import detail, make, new_user, run_count
 SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "manage_sessions.py"
 
 
+@pytest.fixture(scope="session")
+def agentos(set_agentos: AgentOSServer) -> AgentOSServer:
+    """The races run against SQLite, PostgreSQL and the 4-worker PostgreSQL server."""
+    return set_agentos
+
+
 @pytest.fixture
 def via(proxy: FaultProxy, capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Cli:
     """The CLI in-process through the fault proxy."""
