@@ -11,7 +11,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import SECURITY_KEY, SERVER_SCRIPT, AgentOSServer, start_server, stop_server
+from conftest import SECURITY_KEY, SERVER_SCRIPT, AgentOSServer, ServerPool, start_server, stop_server
 
 
 def run_agent(server: AgentOSServer, agent_id: str, message: str, session_id: str, stream: bool = False) -> str:
@@ -170,3 +170,10 @@ def test_workers_below_one_are_refused_with_one_line(workers: str) -> None:
     assert completed.returncode == 2
     assert completed.stderr == "error: --workers must be >= 1\n"
     assert completed.stdout == ""
+
+
+def test_the_production_shaped_server_runs_four_workers_on_async_postgres(server_pool: ServerPool) -> None:
+    server = server_pool.get("postgres-4w")
+    assert len(worker_processes(server)) == 4
+    assert server.stderr().count("Database ready: AsyncPostgresDb") == 4
+    assert httpx.get(f"{server.url}/sessions").json()["meta"]["total_count"] >= 12
