@@ -620,7 +620,7 @@ def start_scale_server(bench: SetsBench, count: int, stack: ExitStack) -> ScaleS
     process, url = start_server(workdir, 0)
     stack.callback(stop_server, process)
     newest = int(time.time())
-    insert_sessions(workdir / "agentos.db", f"bench-scale-{count}", SCALE_USERS, count, newest)
+    insert_sessions(f"sqlite:///{workdir / 'agentos.db'}", f"bench-scale-{count}", SCALE_USERS, count, newest)
     listed = httpx.get(f"{url}/sessions", params={"limit": 1}, timeout=120).raise_for_status().json()
     if listed["meta"]["total_count"] != count:
         raise BenchError(f"figure 8: inserted {count} sessions but the server lists {listed['meta']['total_count']}")

@@ -71,8 +71,8 @@ SETS_FIGURE_LINES = (
     "| 7a. same session ids ",
     "| 7b. --search banana --all --json, 24 sessions ",
     "| 7b. same session ids ",
-    "| 9. --all --user-id --json, 30 sessions (SQLite, 1 worker, loopback) ",
-    "| 9. same session ids ",
+    "| 10. --all --user-id --json, 30 sessions (SQLite, 1 worker, loopback) ",
+    "| 10. same session ids ",
     "| 8a. --all --json: time ",
     "| 8a. --all --json: peak memory ",
     "| 8b. --delete --user-id --before --dry-run --json: time ",
@@ -86,10 +86,10 @@ SETS_FIGURE_LINES = (
 def test_quick_sets_benchmark_prints_and_writes_every_figure_with_both_sides_agreeing(tmp_path: Path) -> None:
     stdout, report = run_benchmark(SETS_BENCHMARK, tmp_path / "RESULTS-sets.md", "--quick")
     assert_every_line_in_both(SETS_FIGURE_LINES, stdout, report)
-    same = ("| 6. same ", "| 7a. same ", "| 7b. same ", "| 9. same ")
+    same = ("| 6. same ", "| 7a. same ", "| 7b. same ", "| 9. same ", "| 10. same ")
     checks = [line for line in report.splitlines() if line.startswith(same)]
     cells = [[cell.strip() for cell in line.strip("|").split("|")] for line in checks]
-    assert len(cells) == 4 and all(row[4:] == ["identical", "pass"] for row in cells), checks
+    assert len(cells) == 5 and all(row[4:] == ["identical", "pass"] for row in cells), checks
     assert "| 40 sessions " in report and "| 400 sessions " in report
     assert "agno 3.1" in report and "- date: " in report and "[RESULTS.md](RESULTS.md)" in report
 
