@@ -97,12 +97,16 @@ ROUND_TRIPS = {
     "runs": (1, 1),
     "create": (1, 1),
     "rename": (1, 1),
-    "update": (3, 2),  # read (PATCH replaces metadata and state whole, so merging needs it), PATCH, re-read
+    # read (PATCH replaces metadata and state whole, so merging needs it), PATCH, and a re-read: the only way to
+    # see another writer who changed the session right after (AgentOS has no conditional write)
+    "update": (3, 2),
     "delete": (2, 2),  # read (DELETE answers 204 for a missing id too), DELETE
-    "clear": (5, 3),  # read session and runs, re-read both right before the write, DELETE, POST, re-read both
+    # read session and runs (the backup), re-read both right after the backup is written, so nothing slow
+    # stands between the last check and the DELETE; DELETE, POST, re-read both to verify
+    "clear": (5, 3),
     "export": (1, 1),  # the session and its runs, in parallel
-    "restore": (2, 1),  # POST, re-read (POST answers with the session it made)
-    "fork": (4, 3),  # read session and runs, POST fork, name the copy and count its runs, count the original's
+    "restore": (1, 1),  # POST: it answers with the session as stored, which is checked against the file
+    "fork": (3, 3),  # read session and runs, POST fork, then name the copy and count its and the original's runs
     "chat": (2, 2),  # read the session (its agent or team and owner), POST the run
 }
 

@@ -28,7 +28,16 @@ from .files import (
     write_streamed,
 )
 from .jsonstream import Streamed
-from .model import EXPORT_FORMAT, Result, now_iso, outcome_exit, outcome_note, printable
+from .model import (
+    EXPORT_FORMAT,
+    Result,
+    detect_session_type,
+    is_session,
+    now_iso,
+    outcome_exit,
+    outcome_note,
+    printable,
+)
 from .request import Request, pin_unless_shared
 from .selection import GONE, LOOKUP_CONCURRENCY, Chosen, chosen_pages, get_runs, get_session
 
@@ -196,8 +205,12 @@ async def restore_session(api: SessionsApi, request: Request) -> Result:
 async def restore_one(api: SessionsApi, entry: dict[str, Any]) -> dict[str, Any]:
     """Re-create one session and check that AgentOS kept its name, state, metadata, user and owner."""
     session = entry["session"]
-    await recreate_session(api, session)
-    restored = await get_session(api, session["session_id"], session.get("user_id"))
+    answer = await recreate_session(api, session)
+    # AgentOS answers the POST with the session as it stored it (the same schema as GET): one round trip
+    if is_session(answer) and answer.get("session_id") == session["session_id"]:
+        restored = {**answer, "session_type": detect_session_type(answer)}
+    else:
+        restored = await get_session(api, session["session_id"], session.get("user_id"))
     changed = differences(session, restored)
     if changed:
         raise CliError(

@@ -11,7 +11,7 @@ from typing import Any
 from .api import MissingEndpoint, SessionsApi
 from .errors import CliError, ExitCode, not_agentos, usage_error
 from .model import api_path, checked_id, detect_session_type
-from .selection import get_runs
+from .selection import count_runs, get_runs
 
 FORKABLE_TYPES = ("agent", "team")
 # What the copy shows, like the answer to --create: enough to find it and tell it apart.
@@ -82,6 +82,7 @@ async def fork_on_server(
     """Fork an agent or team session that has runs, name the copy (and set its metadata), check it got every run.
 
     `more_allowed`: runs may have landed since `run_count` was read; the caller checks the original again.
+    The original's runs are counted again in the same round trip: the answer says it was left as it was.
     """
     session_id = session["session_id"]
     path = owner_path(session, "fork", FORKABLE_TYPES)
@@ -90,8 +91,10 @@ async def fork_on_server(
     copy_id = await send_fork(api, session, path)
     try:
         body = {"session_name": name, **({"metadata": metadata} if metadata is not None else {})}
-        answer, runs = await asyncio.gather(  # one round trip: the name and the count do not depend on each other
-            api.write("PATCH", api_path("sessions", copy_id), body, True), get_runs(api, copy_id, user_of(session))
+        answer, runs, original_after = await asyncio.gather(  # one round trip: none depends on another
+            api.write("PATCH", api_path("sessions", copy_id), body, True),
+            get_runs(api, copy_id, user_of(session)),
+            count_runs(api, session_id, user_of(session)),
         )
         renamed, copied_runs = answer or {}, len(runs)
     except CliError as error:
@@ -109,4 +112,5 @@ async def fork_on_server(
         raise not_agentos(api.settings.base_url, f"PATCH /sessions/{copy_id}")
     copy = {**renamed, "session_type": detect_session_type(renamed)}
     concise = {key: copy[key] for key in COPY_FIELDS if copy.get(key) is not None}
-    return {**concise, "run_count": copied_runs, "forked_from_session_id": session_id}
+    original = {"before": run_count, "after": original_after}
+    return {**concise, "run_count": copied_runs, "forked_from_session_id": session_id, "original_run_count": original}

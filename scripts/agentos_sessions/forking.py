@@ -13,7 +13,7 @@ from .copying import fork_on_server, owner_missing, owner_path, user_of
 from .errors import CliError, ExitCode, not_agentos, usage_error
 from .model import Result
 from .request import Request
-from .selection import count_runs, get_runs, get_session
+from .selection import get_runs, get_session
 
 # Ways a compaction declines that are not failures: the session is fine, the status says why.
 COMPACT_DECLINES = ("nothing_to_fold", "not_worth_it", "already_compacted", "no_history")
@@ -32,9 +32,7 @@ async def fork_session(api: SessionsApi, request: Request) -> Result:
         get_session(api, session_id, request.args.user_id), get_runs(api, session_id, request.user_params())
     )
     name = given_name or f"{session.get('session_name') or session_id} (fork)"
-    copy = await fork_on_server(api, session, len(runs), name)
-    after = await count_runs(api, session_id, request.user_params())  # the original is left as it was
-    return Result("forked", {**copy, "original_run_count": {"before": len(runs), "after": after}})
+    return Result("forked", await fork_on_server(api, session, len(runs), name))
 
 
 async def send_compact(api: SessionsApi, session: dict[str, Any], path: str) -> dict[str, Any]:
