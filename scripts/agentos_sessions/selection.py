@@ -26,7 +26,10 @@ from .paging import (
     unique_sessions,
 )
 
-LOOKUP_CONCURRENCY = 8
+# Reads about single sessions in flight at once (run counts, re-checks before writes, exports). Measured
+# (benchmarks/RESULTS-sets.md, 2026-12-03, quiet machine): at 50 ms round trips 8 gave 7.3-7.5x the
+# sequential AgentOSClient loop and 16 gave 12.3-13.9x; on loopback and at 10 ms 16 costs nothing.
+LOOKUP_CONCURRENCY = 16
 
 __all__ = ["ALL_PAGE_SIZE", "PAGE_CONCURRENCY", "Filters", "Progress", "Selection", "fetch_all_pages", "fetch_page"]
 
