@@ -26,7 +26,17 @@ from .errors import CliError, ExitCode
 from .filters import Filters
 from .model import CutShort, Result, api_path, outcome_exit, outcome_note, set_outcome
 from .request import Request, pin_unless_shared
-from .selection import GONE, Now, as_it_is_now, get_runs, get_session, resolve, whole_document, with_run_counts
+from .selection import (
+    GONE,
+    Now,
+    as_it_is_now,
+    get_runs,
+    get_session,
+    resolve,
+    user_of,
+    whole_document,
+    with_run_counts,
+)
 
 # How often a clear backs a session up again when runs arrive while it is being backed up.
 RECHECKS = 3
@@ -182,7 +192,7 @@ async def delete_and_recreate(
     """Delete right after the last check (nothing slow between), re-create from that read, verify."""
     session = now.session or {}
     session_id = session["session_id"]
-    params = {"type": session["session_type"], **({"user_id": session["user_id"]} if session.get("user_id") else {})}
+    params = {"type": session["session_type"], **user_of(session)}
     restore_hint = f"the backup {backup} holds the runs; if the session is gone, re-create it with --restore {backup}"
     try:
         await api.write("DELETE", api_path("sessions", session_id), {}, True, params)

@@ -11,7 +11,7 @@ from typing import Any
 from .api import MissingEndpoint, SessionsApi
 from .errors import CliError, ExitCode, not_agentos, usage_error
 from .model import api_path, checked_id, detect_session_type
-from .selection import count_runs, get_runs
+from .selection import count_runs, get_runs, user_of
 
 FORKABLE_TYPES = ("agent", "team")
 # What the copy shows, like the answer to --create: enough to find it and tell it apart.
@@ -45,11 +45,6 @@ def owner_missing(error: CliError, session: dict[str, Any]) -> CliError:
         ExitCode.NOT_FOUND,
         f"only sessions of the {kind}s this AgentOS serves can be forked or compacted",
     )
-
-
-def user_of(session: dict[str, Any]) -> dict[str, str]:
-    """The owner's user_id as a query parameter: AgentOS reads the session as that user."""
-    return {"user_id": session["user_id"]} if session.get("user_id") else {}
 
 
 async def send_fork(api: SessionsApi, session: dict[str, Any], path: str) -> str:

@@ -9,11 +9,11 @@ import asyncio
 from typing import Any
 
 from .api import MissingEndpoint, SessionsApi
-from .copying import fork_on_server, owner_missing, owner_path, user_of
+from .copying import fork_on_server, owner_missing, owner_path
 from .errors import CliError, ExitCode, not_agentos, usage_error
 from .model import Result
 from .request import Request
-from .selection import get_runs, get_session
+from .selection import get_runs, get_session, user_of
 
 # Ways a compaction declines that are not failures: the session is fine, the status says why.
 COMPACT_DECLINES = ("nothing_to_fold", "not_worth_it", "already_compacted", "no_history")

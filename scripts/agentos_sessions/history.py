@@ -20,7 +20,7 @@ from .errors import CliError, ExitCode, usage_error
 from .filters import Filters
 from .model import CutShort, Result, outcome_exit, outcome_note, set_outcome
 from .request import Request, pin_single_session
-from .selection import get_runs, get_session, resolve, whole_document
+from .selection import get_runs, get_session, resolve, user_of, whole_document
 
 # What a restore must bring back of the session itself, as the API shows it.
 SESSION_KEYS = (
@@ -225,7 +225,7 @@ async def verify(
     """Read the session and its runs back through the API; exit 1 naming what differs from the file."""
     session = entry["session"]
     after = await get_session(api, session["session_id"], session.get("user_id"))
-    runs = await get_runs(api, session["session_id"], user_scope(session))
+    runs = await get_runs(api, session["session_id"], user_of(session))
     differences = [] if runs_only else [key for key in SESSION_KEYS if session.get(key) != after.get(key)]
     differences += run_differences(entry["runs"], runs, runs_only)
     if differences:
@@ -253,10 +253,6 @@ def run_differences(expected: list[dict[str, Any]], actual: list[dict[str, Any]]
     if not runs_only and len(actual) > len(expected):
         differences.append(f"{len(actual) - len(expected)} run(s) that the file does not hold")
     return differences
-
-
-def user_scope(session: dict[str, Any]) -> dict[str, str]:
-    return {"user_id": session["user_id"]} if session.get("user_id") else {}
 
 
 async def clear_in_place(api: SessionsApi, request: Request) -> Result:

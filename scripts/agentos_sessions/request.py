@@ -101,9 +101,6 @@ class Request(NamedTuple):
     def user_params(self) -> dict[str, str]:
         return {"user_id": self.args.user_id} if self.args.user_id else {}
 
-    def scope_kwargs(self) -> dict[str, Any]:
-        return {"user_id": self.args.user_id, "db_id": self.args.db_id, "table": self.args.table}
-
     def cutoffs(self) -> dict[str, str]:
         """The absolute cutoff (UTC ISO 8601) of each DATE flag given as a time ago, by flag name."""
         given = {name: getattr(self.args, name, None) for name in DATE_FLAGS}

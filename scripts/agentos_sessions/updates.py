@@ -23,6 +23,7 @@ from .selection import (
     get_session,
     lookup_sessions,
     resolve,
+    user_of,
 )
 
 KEPT_FIELDS = ("session_state", "metadata")
@@ -69,7 +70,7 @@ def changed_behind_us(written: dict[str, Any], after: dict[str, Any]) -> list[st
 
 async def patch(api: SessionsApi, session: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
     """PATCH /sessions/{id} as AgentOSClient.update_session() does, without agno's ~1 s import."""
-    params = {"type": session["session_type"], **({"user_id": session["user_id"]} if session.get("user_id") else {})}
+    params = {"type": session["session_type"], **user_of(session)}
     answer = await api.write("PATCH", api_path("sessions", session["session_id"]), body, True, params)
     return {key: value for key, value in (answer or {}).items() if value is not None}
 
