@@ -30,6 +30,8 @@ from contextlib import ExitStack
 from pathlib import Path
 from urllib.parse import parse_qs
 
+import httpx
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT / "tests")]
 
@@ -78,6 +80,18 @@ def check_listing(path: Path, size: int) -> None:
         raise BenchError(f"--all --json listed {len(ids)} ({len(set(ids))} distinct), expected {size}")
 
 
+def check_restore(path: Path, url: str, size: int) -> None:
+    """Every session of the export restored once, and the server holding exactly those."""
+    answer = json.loads(path.read_text())
+    restored = [item["session_id"] for item in answer["restored"]]
+    if len(restored) != size or len(set(restored)) != size or answer["conflict"]:
+        raise BenchError(f"--restore restored {len(set(restored))} of {size} ({len(answer['conflict'])} conflicts)")
+    total = httpx.get(f"{url}/sessions", params={"limit": 1}, timeout=120).json()["meta"]["total_count"]
+    if total != size:
+        raise BenchError(f"the restored server holds {total} sessions, expected {size}")
+    print(json.dumps({"restored": size, "server_sessions": total}), flush=True)
+
+
 def one_size(cli: Path, size: int, workdir: Path, restore: bool, export_up_to: int) -> None:
     """Seed one server with `size` sessions and measure the three commands (and the restore)."""
     with ExitStack() as stack:
@@ -85,7 +99,7 @@ def one_size(cli: Path, size: int, workdir: Path, restore: bool, export_up_to: i
         stack.callback(stop_server, process)
         newest = int(time.time())
         started = time.perf_counter()
-        insert_sessions(workdir / "agentos.db", f"mem-{size}", USERS, size, newest)
+        insert_sessions(f"sqlite:///{workdir / 'agentos.db'}", f"mem-{size}", USERS, size, newest)
         print(json.dumps({"seeded": size, "seconds": round(time.perf_counter() - started, 1)}), flush=True)
         measure("all_json", [str(cli), "--all", "--json"], workdir, size, url)
         check_listing(workdir / "all_json.out", size)
@@ -109,6 +123,7 @@ def one_size(cli: Path, size: int, workdir: Path, restore: bool, export_up_to: i
             target, target_url = start_server(empty, 0)
             stack.callback(stop_server, target)
             measure("restore", [str(cli), "--restore", str(export), "--json"], workdir, 0, target_url, False)
+            check_restore(workdir / "restore.out", target_url, size)
 
 
 def main(argv: list[str] | None = None) -> int:

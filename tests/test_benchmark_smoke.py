@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -205,3 +206,20 @@ def test_benchmarks_refuse_a_bad_profile_before_starting_anything(
     )
     assert completed.returncode == 2
     assert complaint in completed.stderr and completed.stdout == ""
+
+
+@pytest.mark.slow
+def test_memory_benchmark_runs_every_command_and_the_restore_round_trip(tmp_path: Path) -> None:
+    script = ROOT / "benchmarks" / "bench_memory.py"
+    completed = subprocess.run(
+        [sys.executable, str(script), "--sizes", "300", "--restore", "--workdir", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=300,
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    commands = [json.loads(line).get("command") for line in completed.stdout.splitlines()]
+    assert commands.count("all_json") == commands.count("updated_before_count") == 1
+    assert "export_all" in commands and "restore" in commands
+    assert '{"restored": 300, "server_sessions": 300}' in completed.stdout

@@ -19,6 +19,7 @@ from .api import SessionsApi
 from .errors import CliError, ExitCode, usage_error
 from .files import (
     SET_EXPORT_FORMAT,
+    SetFile,
     backup_dir,
     backup_name,
     check_destination,
@@ -30,6 +31,7 @@ from .files import (
 from .jsonstream import Streamed
 from .model import (
     EXPORT_FORMAT,
+    CutShort,
     Result,
     detect_session_type,
     is_session,
@@ -182,24 +184,89 @@ def differences(expected: dict[str, Any], actual: dict[str, Any]) -> list[str]:
 async def restore_session(api: SessionsApi, request: Request) -> Result:
     """Re-create the session(s) of an export or backup file and check them (past runs cannot be re-inserted)."""
     document = read_backup(request.args.restore)
-    if document.get("format") == SET_EXPORT_FORMAT and request.args.fields:
+    if isinstance(document, SetFile) and request.args.fields:
         usage_error(f"{request.args.restore} holds several sessions: --fields does not apply", "drop --fields")
-    if document.get("format") != SET_EXPORT_FORMAT:
-        session = await restore_one(api, document)
-        return Result("session", {**session, "run_count": 0, "runs_not_restored": len(document["runs"])})
-    restored, conflict = [], []
-    for entry in document["sessions"]:
-        try:
-            await restore_one(api, entry)
-        except CliError as error:
-            if error.exit_code != ExitCode.CONFLICT:
-                raise restore_report(error, restored, conflict, entry) from error
-            conflict.append(entry["session"]["session_id"])
-            continue
-        restored.append({"session_id": entry["session"]["session_id"], "runs_not_restored": len(entry["runs"])})
-    note = f"already exist, not restored: {', '.join(conflict)}" if conflict else ""
-    outcome = {"restored": restored, "conflict": conflict}
-    return Result("restored", outcome, ExitCode.CONFLICT if conflict else ExitCode.OK, note)
+    if isinstance(document, SetFile):
+        return await restore_set(api, document)
+    session = await restore_one(api, document)
+    return Result("session", {**session, "run_count": 0, "runs_not_restored": len(document["runs"])})
+
+
+async def restore_set(api: SessionsApi, set_file: SetFile) -> Result:
+    """Re-create a set file's sessions in file order, LOOKUP_CONCURRENCY at once, the file read an entry at a time.
+
+    Cut short (a failed write, a file changed meanwhile, Ctrl-C), the writes in flight are waited for and the
+    report says which were restored, which may or may not have been (unknown) and which were not started.
+    """
+    settled = SettledRestores()
+    window: deque[tuple[dict[str, Any], asyncio.Task[dict[str, Any]]]] = deque()
+    cause: CliError | None = None
+    try:
+        for entry in set_file.entries():
+            window.append((entry, asyncio.ensure_future(restore_one(api, entry))))
+            while window and (len(window) >= LOOKUP_CONCURRENCY or window[0][1].done()):
+                await settle_oldest(window, settled)
+        while window:
+            await settle_oldest(window, settled)
+    except CliError as error:
+        cause = error
+    except asyncio.CancelledError:
+        cause = CliError("interrupted", ExitCode.INTERRUPTED)
+        for _, write in window:
+            write.cancel()
+    if cause is None:
+        outcome = {"restored": settled.restored, "conflict": settled.conflict}
+        return Result("restored", outcome, ExitCode.CONFLICT if settled.conflict else ExitCode.OK, settled.note())
+    await asyncio.gather(*(write for _, write in window), return_exceptions=True)
+    for entry, write in window:
+        settled.add(entry, write, stop_on_error=False)
+    not_done = set_file.ids[settled.count :]
+    outcome = {"restored": settled.restored, "conflict": settled.conflict, "unknown": settled.unknown}
+    outcome.update(not_done=not_done, error=cause.message)
+    hint = "check the sessions under unknown; the same command again restores the rest (restored ones are conflicts)"
+    stopped = CliError(f"restoring stopped: {cause.message}", cause.exit_code, hint)
+    raise CutShort(stopped, Result("restored", outcome))
+
+
+async def settle_oldest(window: deque[tuple[dict[str, Any], asyncio.Task[Any]]], settled: SettledRestores) -> None:
+    """Wait for the oldest write in flight and record it (a failure other than a conflict is raised)."""
+    entry, write = window[0]
+    await asyncio.wait([write])
+    window.popleft()
+    settled.add(entry, write, stop_on_error=True)
+
+
+class SettledRestores:
+    """The restores of a set file settled so far, in file order."""
+
+    def __init__(self) -> None:
+        self.restored: list[dict[str, Any]] = []
+        self.conflict: list[str] = []
+        self.unknown: list[str] = []
+
+    @property
+    def count(self) -> int:
+        return len(self.restored) + len(self.conflict) + len(self.unknown)
+
+    def add(self, entry: dict[str, Any], write: asyncio.Task[dict[str, Any]], stop_on_error: bool) -> None:
+        """Record one finished write; with `stop_on_error`, a failure other than a conflict is raised."""
+        session_id = entry["session"]["session_id"]
+        error = None if write.cancelled() else write.exception()
+        if write.cancelled() or (error is not None and not is_conflict(error)):
+            self.unknown.append(session_id)  # the POST may have landed before its answer was lost
+            if stop_on_error and error is not None:
+                raise error
+        elif error is not None:
+            self.conflict.append(session_id)
+        else:
+            self.restored.append({"session_id": session_id, "runs_not_restored": len(entry["runs"])})
+
+    def note(self) -> str:
+        return f"already exist, not restored: {', '.join(self.conflict)}" if self.conflict else ""
+
+
+def is_conflict(error: BaseException) -> bool:
+    return isinstance(error, CliError) and error.exit_code == ExitCode.CONFLICT
 
 
 async def restore_one(api: SessionsApi, entry: dict[str, Any]) -> dict[str, Any]:
@@ -219,12 +286,3 @@ async def restore_one(api: SessionsApi, entry: dict[str, Any]) -> dict[str, Any]
             "check the file: its session_type must match its agent_id/team_id/workflow_id",
         )
     return restored
-
-
-def restore_report(error: CliError, restored: list[str], conflict: list[str], failed: dict[str, Any]) -> CliError:
-    """One line for a multi-session restore cut short."""
-    message = (
-        f"restoring stopped at '{failed['session']['session_id']}': {error.message}; "
-        f"restored: {', '.join(restored) or 'none'}; already existed: {', '.join(conflict) or 'none'}"
-    )
-    return CliError(message, error.exit_code, "run the same command again: restored sessions then count as conflicts")

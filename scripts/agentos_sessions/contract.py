@@ -227,6 +227,9 @@ class Restored(TypedDict):
     restored: list[RestoredEntry]
     conflict: list[str]  # already exist: left as they are, exit 6
     via: NotRequired[Literal["database"]]  # --db
+    unknown: NotRequired[list[str]]  # cut short: may or may not have been re-created, check them
+    not_done: NotRequired[list[str]]  # cut short: not started
+    error: NotRequired[str]  # cut short: why (also on stderr); exit code of the cause
 
 
 class Forked(TypedDict):

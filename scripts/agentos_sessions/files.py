@@ -7,14 +7,18 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import io
 import json
 import os
 import re
 import stat
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NoReturn, TextIO
+from typing import Any, BinaryIO, NoReturn, TextIO
 
-from .errors import CliError, usage_error
+from .errors import CliError, ExitCode, usage_error
+from .jsonread import Member, NotJson, ValueTooLarge, members
 from .jsonstream import ListWriter, Streamed, TooLarge
 from .model import (
     BACKUP_SUBFOLDER,
@@ -25,7 +29,7 @@ from .model import (
     checked_id,
     json_depth,
     printable,
-    strict_json,
+    strict_decoder,
 )
 
 # The largest file --restore reads. JSON parsed into Python takes several times its size in
@@ -210,64 +214,136 @@ def check_destination(path: Path, flag: str) -> None:
         usage_error(f"{flag} {path}: {error.strerror}", "give another path; nothing was changed")
 
 
-def read_restore_file(path: Path) -> bytes:
-    """The file's bytes; one larger than --restore reads is refused before it is read."""
+def open_restore_file(path: Path) -> tuple[BinaryIO, bytes | None]:
+    """The file open for reading, and for a pipe its bytes (it cannot be read twice); one too large is refused."""
     limit = f"more than the {size_text(MAX_RESTORE_BYTES)} --restore reads"
     hint = "restore it in parts: --export fewer sessions at a time"
     try:
-        with path.open("rb") as file:
-            status = os.fstat(file.fileno())
-            if stat.S_ISREG(status.st_mode) and status.st_size > MAX_RESTORE_BYTES:
-                usage_error(f"{path} is {status.st_size:,} bytes, {limit}", hint)
-            content = file.read(MAX_RESTORE_BYTES + 1)  # a pipe or a growing file has no size to check first
+        file = path.open("rb")
     except OSError as error:
         usage_error(f"cannot read {path}: {error.strerror}", "give the path that --export or --clear printed")
+    with contextlib.ExitStack() as closing:
+        closing.callback(file.close)
+        status = os.fstat(file.fileno())
+        if stat.S_ISREG(status.st_mode):
+            if status.st_size > MAX_RESTORE_BYTES:
+                usage_error(f"{path} is {status.st_size:,} bytes, {limit}", hint)
+            closing.pop_all()
+            return file, None
+        try:
+            content = file.read(MAX_RESTORE_BYTES + 1)  # a pipe or a device has no size to check first
+        except OSError as error:
+            usage_error(f"cannot read {path}: {error.strerror}", "give the path that --export or --clear printed")
     if len(content) > MAX_RESTORE_BYTES:
         usage_error(f"{path} is {limit}", hint)
-    return content
+    return io.BytesIO(content), content
 
 
-def read_backup(path_text: str) -> dict[str, Any]:
-    """Load an export or backup file and check every session in it before anything is sent."""
-    path = Path(path_text)
-    content = read_restore_file(path)
+def scanned(path: Path, file: BinaryIO) -> Iterator[Member]:
+    """The file's members (jsonread.members), the entries of "sessions" one at a time; bad text is exit 2."""
     try:
-        document = strict_json(content.decode("utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
+        yield from members(file, strict_decoder(), "sessions", MAX_RESTORE_BYTES)
+    except (NotJson, json.JSONDecodeError, UnicodeDecodeError, RecursionError):
         usage_error(f"{path} is not JSON text", "give a file written by --export or --clear")
+    except ValueTooLarge as error:
+        usage_error(f"{path}: {error}", "restore it in parts: --export fewer sessions at a time")
     except ValueError as error:  # NaN, Infinity, a number too large
         usage_error(f"{path} holds a value AgentOS cannot store: {error}", "fix or remove that value in the file")
-    if isinstance(document, dict) and document.get("format") == SET_EXPORT_FORMAT:
-        entries = document.get("sessions")
-        if not isinstance(entries, list) or not entries:
+    except OSError as error:
+        usage_error(f"cannot read {path}: {error.strerror}", "give the path that --export or --clear printed")
+
+
+@dataclass
+class SetFile:
+    """A set export, checked whole: its session ids in order. `entries()` reads it again an entry at a time."""
+
+    path: Path
+    ids: list[str]
+    content: bytes | None  # a pipe's bytes; None: read the file again
+
+    def entries(self) -> Iterator[dict[str, Any]]:
+        """Each entry, in order, checked again: a file changed since it was checked stops here (exit 1)."""
+        index = 0
+        with io.BytesIO(self.content) if self.content is not None else self.path.open("rb") as file:
+            for member in scanned(self.path, file):
+                if not member.item:
+                    continue
+                if index >= len(self.ids) or entry_id(member.value) != self.ids[index] or entry_problems(member.value):
+                    break
+                yield member.value
+                index += 1
+        if index != len(self.ids):
+            raise CliError(
+                f"{self.path} changed while it was being restored (at sessions[{index}])",
+                ExitCode.ERROR,
+                "restore from a file nothing else writes to",
+            )
+
+
+def read_backup(path_text: str) -> dict[str, Any] | SetFile:
+    """Check an export or backup file whole before anything is sent: one session's document, or a set's ids.
+
+    A set export is read an entry at a time (memory holds one entry), and again when it is restored.
+    """
+    path = Path(path_text)
+    file, content = open_restore_file(path)
+    head: dict[str, Any] = {}
+    check = EntryCheck()
+    with file:
+        for member in scanned(path, file):
+            if member.item:
+                check.add(member.value)
+            else:
+                head[member.name] = member.value
+    if head.get("format") == SET_EXPORT_FORMAT:
+        if not check.count or "sessions" in head:
             usage_error(f"{path} holds no sessions", "give a file written by --export")
-        check_entries(path, entries, set_file=True)
-        return document
-    if not isinstance(document, dict) or document.get("format") != EXPORT_FORMAT:
+        check.refuse_bad(path, set_file=True)
+        return SetFile(path, list(check.first_index), content)
+    if head.get("format") != EXPORT_FORMAT or check.count:
         usage_error(f"{path} is not a session export", "give a file written by --export or --clear")
-    check_entries(path, [document], set_file=False)
-    return document
+    check.add(head)
+    check.refuse_bad(path, set_file=False)
+    return head
 
 
-def check_entries(path: Path, entries: list[Any], set_file: bool) -> None:
-    """Refuse the whole file if any entry cannot be restored or an id appears twice, naming each such entry."""
-    problems: list[str] = []
-    first_index: dict[str, int] = {}
-    for index, entry in enumerate(entries):
+class EntryCheck:
+    """Entries checked one at a time: what keeps each from being restored, and ids seen twice."""
+
+    # The bad entries an error names; the rest are counted.
+    NAMED = 10
+
+    def __init__(self) -> None:
+        self.problems: list[str] = []
+        self.labels: list[str] = []
+        self.first_index: dict[str, int] = {}
+        self.count = 0
+
+    def add(self, entry: Any) -> None:
         found = entry_problems(entry)
         session_id = entry_id(entry)
-        if session_id is not None and session_id in first_index:
-            found.append(f"the same session_id as sessions[{first_index[session_id]}]")
+        if session_id is not None and session_id in self.first_index:
+            found.append(f"the same session_id as sessions[{self.first_index[session_id]}]")
         elif session_id is not None:
-            first_index[session_id] = index
+            self.first_index[session_id] = self.count
         if found:
-            label = f"sessions[{index}]" if set_file else "the session"
             shown = f" '{printable(session_id[:60])}'" if session_id else ""
-            problems.append(f"{label}{shown} ({', '.join(found)})")
-    if problems:
-        count = f"{len(problems)} bad entr{'y' if len(problems) == 1 else 'ies'}" if set_file else "a bad session"
+            self.problems.append(f"{shown} ({', '.join(found)})")
+            self.labels.append(f"sessions[{self.count}]")
+        self.count += 1
+
+    def refuse_bad(self, path: Path, set_file: bool) -> None:
+        """Refuse the whole file if any entry is bad, naming the first few."""
+        if not self.problems:
+            return
+        labels = self.labels if set_file else ["the session"]
+        named = [label + problem for label, problem in zip(labels, self.problems, strict=True)]
+        more = len(named) - self.NAMED
+        listed = "; ".join(named[: self.NAMED]) + (f"; and {more} more" if more > 0 else "")
+        total = len(self.problems)
+        count = f"{total} bad entr{'y' if total == 1 else 'ies'}" if set_file else "a bad session"
         usage_error(
-            f"{path} holds {count}, so nothing was restored: {'; '.join(problems)}",
+            f"{path} holds {count}, so nothing was restored: {listed}",
             "fix or remove those entries; a file written by --export or --clear has none",
         )
 

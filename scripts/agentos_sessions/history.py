@@ -15,8 +15,9 @@ from typing import Any
 
 from . import database as db
 from .api import SessionsApi
-from .backup import SET_EXPORT_FORMAT, export_session, read_backup, write_backup
+from .backup import export_session, read_backup, write_backup
 from .errors import CliError, ExitCode, usage_error
+from .files import SetFile
 from .filters import Filters
 from .model import CutShort, Result, outcome_exit, outcome_note, set_outcome
 from .request import Request, pin_single_session
@@ -76,10 +77,11 @@ async def probe(api: SessionsApi, database: db.Database) -> None:
 async def restore_with_history(api: SessionsApi, request: Request) -> Result:
     """Re-create the session(s) of a file with their runs and times (--runs-only: the runs, into existing sessions)."""
     document = read_backup(request.args.restore)
-    several = document.get("format") == SET_EXPORT_FORMAT
+    several = isinstance(document, SetFile)
     if several and request.args.fields:
         usage_error(f"{request.args.restore} holds several sessions: --fields does not apply", "drop --fields")
-    entries = document["sessions"] if several else [document]
+    # Through the database every run is checked against the others before the first write: the file is held.
+    entries = list(document.entries()) if isinstance(document, SetFile) else [document]
     prepared = [(entry, records_of(entry)) for entry in entries]
     check_file_run_ids(entries)
     database = await checked_database(api, request)

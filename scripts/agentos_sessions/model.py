@@ -151,16 +151,25 @@ def strict_json(text: str | bytes) -> Any:
     """json.loads that refuses NaN, Infinity and numbers too large for a float (AgentOS cannot store them)."""
     import json  # here, not above: --help imports this module and needs no JSON
 
-    def refuse(name: str) -> float:
-        raise ValueError(f"{name} is not a JSON number")
+    return json.loads(text, parse_constant=refuse_constant, parse_float=finite)
 
-    def finite(number: str) -> float:
-        value = float(number)
-        if value in (float("inf"), float("-inf")):
-            raise ValueError(f"number {number[:20]} is too large")
-        return value
 
-    return json.loads(text, parse_constant=refuse, parse_float=finite)
+def strict_decoder() -> Any:
+    """strict_json's rules as a json.JSONDecoder, for reading a file a value at a time (jsonread)."""
+    import json
+
+    return json.JSONDecoder(parse_constant=refuse_constant, parse_float=finite)
+
+
+def refuse_constant(name: str) -> float:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def finite(number: str) -> float:
+    value = float(number)
+    if value in (float("inf"), float("-inf")):
+        raise ValueError(f"number {number[:20]} is too large")
+    return value
 
 
 def is_api_time(value: Any) -> bool:
