@@ -30,8 +30,13 @@ SAMPLE: dict[str, Any] = {
         {"text": "caf\u00e9 \u6f22 \U0001f389", "escaped": '\\u00e9 " \\\\ \n'},
         {"nested": {"deep": [[[]]], "n": 0.1}},
         7,
+        1234567,
+        -2.5e-3,
+        True,
+        None,
         "last",
     ],
+    "count": 9876543210,
     "after": {"a": "b"},
 }
 
@@ -58,7 +63,7 @@ def test_members_read_the_same_values_as_json_loads_however_the_file_is_cut(
     head, items = read_all(text)
     assert items == SAMPLE["sessions"]
     assert head == {key: value for key, value in SAMPLE.items() if key != "sessions"}
-    assert list(head) == ["format", "before", "after"]
+    assert list(head) == ["format", "before", "count", "after"]
 
 
 def test_a_list_member_other_than_the_streamed_one_and_an_empty_object_are_read_whole() -> None:
