@@ -235,3 +235,16 @@ def test_a_set_file_restores_from_a_pipe(cli: Cli, agentos: AgentOSServer, tmp_p
     assert done.returncode == 0, done.stderr
     assert [item["session_id"] for item in json.loads(done.stdout)["restored"]] == ids
     assert all(httpx.get(f"{agentos.url}/sessions/{session_id}", timeout=30).status_code == 200 for session_id in ids)
+
+
+def test_a_set_restore_for_people_is_a_table_and_cut_short_still_says_what_was_done(
+    cli: Cli, via: Cli, agentos: AgentOSServer, proxy: FaultProxy, tmp_path: Path
+) -> None:
+    target, ids = exported_set(cli, agentos, tmp_path, 3)
+    proxy.fail(503, times=1, method="POST", path="/sessions")
+    outcome = via("--restore", str(target))
+    assert outcome.code == 1 and outcome.err.startswith("error: restoring stopped")
+    assert all(session_id in outcome.out for session_id in ids)
+    assert not outcome.out.lstrip().startswith("{")
+    done = via("--restore", str(target))
+    assert done.code == 6 and "already exist, not restored" in done.err

@@ -187,82 +187,101 @@ async def restore_session(api: SessionsApi, request: Request) -> Result:
     if isinstance(document, SetFile) and request.args.fields:
         usage_error(f"{request.args.restore} holds several sessions: --fields does not apply", "drop --fields")
     if isinstance(document, SetFile):
-        return await restore_set(api, document)
+        return await restore_set(api, document, stream=request.args.json)
     session = await restore_one(api, document)
     return Result("session", {**session, "run_count": 0, "runs_not_restored": len(document["runs"])})
 
 
-async def restore_set(api: SessionsApi, set_file: SetFile) -> Result:
+async def restore_set(api: SessionsApi, set_file: SetFile, stream: bool) -> Result:
     """Re-create a set file's sessions in file order, LOOKUP_CONCURRENCY at once, the file read an entry at a time.
 
+    With `stream` (--json) the answer is written as the sessions are restored, so memory stays flat.
     Cut short (a failed write, a file changed meanwhile, Ctrl-C), the writes in flight are waited for and the
     report says which were restored, which may or may not have been (unknown) and which were not started.
     """
-    settled = SettledRestores()
-    window: deque[tuple[dict[str, Any], asyncio.Task[dict[str, Any]]]] = deque()
-    cause: CliError | None = None
-    try:
-        for entry in set_file.entries():
-            window.append((entry, asyncio.ensure_future(restore_one(api, entry))))
-            while window and (len(window) >= LOOKUP_CONCURRENCY or window[0][1].done()):
-                await settle_oldest(window, settled)
-        while window:
-            await settle_oldest(window, settled)
-    except CliError as error:
-        cause = error
-    except asyncio.CancelledError:
-        cause = CliError("interrupted", ExitCode.INTERRUPTED)
-        for _, write in window:
-            write.cancel()
-    if cause is None:
-        outcome = {"restored": settled.restored, "conflict": settled.conflict}
-        return Result("restored", outcome, ExitCode.CONFLICT if settled.conflict else ExitCode.OK, settled.note())
-    await asyncio.gather(*(write for _, write in window), return_exceptions=True)
-    for entry, write in window:
-        settled.add(entry, write, stop_on_error=False)
-    not_done = set_file.ids[settled.count :]
-    outcome = {"restored": settled.restored, "conflict": settled.conflict, "unknown": settled.unknown}
-    outcome.update(not_done=not_done, error=cause.message)
-    hint = "check the sessions under unknown; the same command again restores the rest (restored ones are conflicts)"
-    stopped = CliError(f"restoring stopped: {cause.message}", cause.exit_code, hint)
-    raise CutShort(stopped, Result("restored", outcome))
+    restoring = SetRestore(api, set_file)
+    if stream:
+        streamed = Streamed({}, "restored", restoring.pieces(), restoring.finish, failure=restoring.failure)
+        return Result("restored", streamed)
+    restored = [item async for piece in restoring.pieces() for item in piece]
+    tail, exit_code, note = restoring.finish()
+    stopped = restoring.failure()
+    if stopped is not None:
+        raise CutShort(stopped, Result("restored", {"restored": restored, **tail}))
+    return Result("restored", {"restored": restored, **tail}, exit_code, note)
 
 
-async def settle_oldest(window: deque[tuple[dict[str, Any], asyncio.Task[Any]]], settled: SettledRestores) -> None:
-    """Wait for the oldest write in flight and record it (a failure other than a conflict is raised)."""
-    entry, write = window[0]
-    await asyncio.wait([write])
-    window.popleft()
-    settled.add(entry, write, stop_on_error=True)
+class SetRestore:
+    """One restore of a set file: its pieces (the sessions restored, in file order), then the rest of the answer."""
 
-
-class SettledRestores:
-    """The restores of a set file settled so far, in file order."""
-
-    def __init__(self) -> None:
-        self.restored: list[dict[str, Any]] = []
+    def __init__(self, api: SessionsApi, set_file: SetFile) -> None:
+        self.api, self.set_file = api, set_file
         self.conflict: list[str] = []
         self.unknown: list[str] = []
+        self.settled = 0
+        self.cause: CliError | None = None
 
-    @property
-    def count(self) -> int:
-        return len(self.restored) + len(self.conflict) + len(self.unknown)
+    async def pieces(self) -> AsyncIterator[list[dict[str, Any]]]:
+        window: deque[tuple[dict[str, Any], asyncio.Task[dict[str, Any]]]] = deque()
+        try:
+            try:
+                for entry in self.set_file.entries():
+                    window.append((entry, asyncio.ensure_future(restore_one(self.api, entry))))
+                    while window and (len(window) >= LOOKUP_CONCURRENCY or window[0][1].done()):
+                        yield await self.settle_oldest(window)
+                while window:
+                    yield await self.settle_oldest(window)
+            except CliError as error:
+                self.cause = error
+            except asyncio.CancelledError:
+                self.cause = CliError("interrupted", ExitCode.INTERRUPTED)
+                for _, write in window:
+                    write.cancel()
+            if self.cause is not None:  # let the writes in flight end, and say what became of each
+                await asyncio.gather(*(write for _, write in window), return_exceptions=True)
+                while window:
+                    entry, write = window.popleft()
+                    yield self.settle(entry, write, stop_on_error=False)
+        finally:  # the reader left (a broken pipe): nothing more is sent
+            for _, write in window:
+                write.cancel()
 
-    def add(self, entry: dict[str, Any], write: asyncio.Task[dict[str, Any]], stop_on_error: bool) -> None:
-        """Record one finished write; with `stop_on_error`, a failure other than a conflict is raised."""
+    async def settle_oldest(self, window: deque[tuple[dict[str, Any], asyncio.Task[Any]]]) -> list[dict[str, Any]]:
+        """Wait for the oldest write in flight and settle it (a failure other than a conflict is raised)."""
+        entry, write = window[0]
+        await asyncio.wait([write])
+        window.popleft()
+        return self.settle(entry, write, stop_on_error=True)
+
+    def settle(self, entry: dict[str, Any], write: asyncio.Task[Any], stop_on_error: bool) -> list[dict[str, Any]]:
+        """One finished write: [its restored entry], or [] for a conflict or an unknown fate (raised if asked)."""
         session_id = entry["session"]["session_id"]
+        self.settled += 1
         error = None if write.cancelled() else write.exception()
         if write.cancelled() or (error is not None and not is_conflict(error)):
             self.unknown.append(session_id)  # the POST may have landed before its answer was lost
             if stop_on_error and error is not None:
                 raise error
-        elif error is not None:
+            return []
+        if error is not None:
             self.conflict.append(session_id)
-        else:
-            self.restored.append({"session_id": session_id, "runs_not_restored": len(entry["runs"])})
+            return []
+        return [{"session_id": session_id, "runs_not_restored": len(entry["runs"])}]
 
-    def note(self) -> str:
-        return f"already exist, not restored: {', '.join(self.conflict)}" if self.conflict else ""
+    def finish(self) -> tuple[dict[str, Any], int, str]:
+        """The keys after `restored`, the exit code and the stderr note."""
+        if self.cause is None:
+            note = f"already exist, not restored: {', '.join(self.conflict)}" if self.conflict else ""
+            return {"conflict": self.conflict}, ExitCode.CONFLICT if self.conflict else ExitCode.OK, note
+        tail = {"conflict": self.conflict, "unknown": self.unknown, "not_done": self.set_file.ids[self.settled :]}
+        return {**tail, "error": self.cause.message}, self.cause.exit_code, ""
+
+    def failure(self) -> CliError | None:
+        """The error of a restore cut short, for stderr once the report is out; None if it was not."""
+        if self.cause is None:
+            return None
+        hint = "check the sessions under unknown; the same command again restores the rest (restored ones conflict)"
+        return CliError(f"restoring stopped: {self.cause.message}", self.cause.exit_code, hint)
 
 
 def is_conflict(error: BaseException) -> bool:

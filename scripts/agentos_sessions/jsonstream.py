@@ -26,6 +26,8 @@ class Streamed(NamedTuple):
     pieces: AsyncIterator[list[Any]]
     finish: Callable[[], tuple[dict[str, Any], int, str]]
     restorable: str | None = None
+    # A write cut short part-way: the error to report once the whole answer (its report) is out.
+    failure: Callable[[], Any] | None = None  # () -> CliError | None
 
 
 class TooLarge(Exception):

@@ -14,7 +14,7 @@ from typing import Any
 from . import files
 from .errors import ExitCode
 from .jsonstream import ListWriter, Streamed, TooLarge
-from .model import Result, json_document, printable
+from .model import CutShort, Result, json_document, printable
 
 
 def json_layout(as_json: bool) -> dict[str, Any]:
@@ -68,6 +68,9 @@ async def emit_streamed(result: Result, as_json: bool) -> Result:
         with contextlib.suppress(OSError, ValueError):
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return Result(WRITTEN, None, ExitCode.BROKEN_PIPE)
+    failure = streamed.failure() if streamed.failure else None
+    if failure is not None:
+        raise CutShort(failure, Result(WRITTEN, None, failure.exit_code, note))
     return Result(WRITTEN, None, ExitCode(exit_code), note)
 
 
