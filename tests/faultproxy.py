@@ -59,6 +59,7 @@ class Fault:
     method: str | None = None
     path: str | None = None
     path_prefix: str | None = None
+    body_contains: bytes | None = None  # only requests whose body holds these bytes
     times: int = 1
     skip: int = 0
     status: int = 503
@@ -74,11 +75,12 @@ class Fault:
     callback: Callable[[], object] | None = None
     hits: int = field(default=0, init=False)
 
-    def matches(self, method: str, path: str) -> bool:
+    def matches(self, method: str, path: str, body: bytes = b"") -> bool:
         return (
             (self.method is None or self.method == method)
             and (self.path is None or self.path == path)
             and (self.path_prefix is None or path.startswith(self.path_prefix))
+            and (self.body_contains is None or self.body_contains in body)
         )
 
 
@@ -279,10 +281,10 @@ class FaultProxy:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
 
-    def _pick_fault(self, method: str, path: str) -> Fault | None:
+    def _pick_fault(self, method: str, path: str, body: bytes = b"") -> Fault | None:
         with self._lock:
             for fault in self.faults:
-                if fault.hits >= fault.skip + fault.times or not fault.matches(method, path):
+                if fault.hits >= fault.skip + fault.times or not fault.matches(method, path, body):
                     continue
                 fault.hits += 1
                 return fault if fault.hits > fault.skip else None
@@ -319,7 +321,7 @@ class FaultProxy:
             self.in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self.in_flight)
         try:
-            fault = self._pick_fault(method, parts.path)
+            fault = self._pick_fault(method, parts.path, body)
             seen.outcome = fault.kind if fault else "forwarded"
             await self._handle(fault, head, body, writer, seen)
         finally:

@@ -376,7 +376,8 @@ def test_a_session_created_meanwhile_is_a_conflict_that_a_restore_leaves_untouch
     for session_id in (first, second):
         httpx.delete(f"{agentos.url}/sessions/{session_id}", timeout=30).raise_for_status()
     recreate = lambda: make(agentos, user, "Someone else's", session_id=second, metadata={"v": "new"})  # noqa: E731
-    proxy.on(recreate, method="POST", path="/sessions")
+    # The restore sends several POSTs at once: the other writer acts when the one for `second` arrives.
+    proxy.on(recreate, method="POST", path="/sessions", body_contains=f'"{second}"'.encode())
     outcome = via("--restore", str(tmp_path / "set.json"), "--json")
     assert outcome.code == 6 and outcome.json()["conflict"] == [second]
     assert detail(agentos, second)["metadata"] == {"v": "new"} and detail(agentos, first) is not None

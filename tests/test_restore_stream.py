@@ -192,6 +192,7 @@ def test_a_set_restore_cut_by_a_failed_write_reports_each_session_and_the_rerun_
     assert not_done == ids[len(sent) :]
     assert [item["session_id"] for item in answer["restored"]] == [i for i in sent if i != failed[0]]
     assert answer["conflict"] == [] and "injected by the fault proxy" in answer["error"]
+    assert 1 < proxy.max_in_flight <= 16  # several at once, never more than the bound
     assert all(detail(agentos, session_id) is None for session_id in [*failed, *not_done])
     rerun = via("--restore", str(target), "--json")
     rest = [i for i in ids if i in failed or i in not_done]
