@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import io
 import json
+import signal
 import subprocess
 import sys
+import time
 import tracemalloc
 import uuid
 from pathlib import Path
@@ -249,3 +251,23 @@ def test_a_set_restore_for_people_is_a_table_and_cut_short_still_says_what_was_d
     assert not outcome.out.lstrip().startswith("{")
     done = via("--restore", str(target))
     assert done.code == 6 and "already exist, not restored" in done.err
+
+
+def test_ctrl_c_during_a_set_restore_reports_what_may_have_landed_and_what_was_not_started(
+    cli: Cli, agentos: AgentOSServer, proxy: FaultProxy, tmp_path: Path
+) -> None:
+    target, ids = exported_set(cli, agentos, tmp_path, 20)
+    proxy.delay(3.0, times=100, method="POST", path="/sessions")
+    argv = [sys.executable, str(ROOT / "scripts" / "manage_sessions.py"), "--base-url", proxy.url]
+    process = subprocess.Popen(
+        [*argv, "--restore", str(target), "--json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=tmp_path
+    )
+    deadline = time.monotonic() + 60
+    while len(proxy.seen("POST", path="/sessions")) < 16 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=60)
+    assert process.returncode == 130, err
+    assert "restoring stopped: interrupted" in err.decode()
+    answer = json.loads(out)  # a complete document: the report comes before the error
+    assert answer["restored"] == [] and answer["unknown"] == ids[:16] and answer["not_done"] == ids[16:]
