@@ -214,29 +214,37 @@ def check_destination(path: Path, flag: str) -> None:
         usage_error(f"{flag} {path}: {error.strerror}", "give another path; nothing was changed")
 
 
-def open_restore_file(path: Path) -> tuple[BinaryIO, bytes | None]:
-    """The file open for reading, and for a pipe its bytes (it cannot be read twice); one too large is refused."""
+def restore_source(path: Path) -> bytes | None:
+    """None for a regular file (read from its path as often as needed); a pipe's bytes, as it cannot be read twice.
+
+    A file larger than --restore reads is refused before it is read.
+    """
     limit = f"more than the {size_text(MAX_RESTORE_BYTES)} --restore reads"
     hint = "restore it in parts: --export fewer sessions at a time"
     try:
-        file = path.open("rb")
+        with path.open("rb") as file:
+            status = os.fstat(file.fileno())
+            regular = stat.S_ISREG(status.st_mode)
+            content = None if regular else file.read(MAX_RESTORE_BYTES + 1)  # a pipe has no size to check first
     except OSError as error:
-        usage_error(f"cannot read {path}: {error.strerror}", "give the path that --export or --clear printed")
-    with contextlib.ExitStack() as closing:
-        closing.callback(file.close)
-        status = os.fstat(file.fileno())
-        if stat.S_ISREG(status.st_mode):
-            if status.st_size > MAX_RESTORE_BYTES:
-                usage_error(f"{path} is {status.st_size:,} bytes, {limit}", hint)
-            closing.pop_all()
-            return file, None
-        try:
-            content = file.read(MAX_RESTORE_BYTES + 1)  # a pipe or a device has no size to check first
-        except OSError as error:
-            usage_error(f"cannot read {path}: {error.strerror}", "give the path that --export or --clear printed")
-    if len(content) > MAX_RESTORE_BYTES:
+        cannot_read(path, error)
+    if regular and status.st_size > MAX_RESTORE_BYTES:
+        usage_error(f"{path} is {status.st_size:,} bytes, {limit}", hint)
+    if content is not None and len(content) > MAX_RESTORE_BYTES:
         usage_error(f"{path} is {limit}", hint)
-    return io.BytesIO(content), content
+    return content
+
+
+def open_source(path: Path, content: bytes | None) -> BinaryIO:
+    """What restore_source gave, open for one reading from the start."""
+    try:
+        return io.BytesIO(content) if content is not None else path.open("rb")
+    except OSError as error:
+        cannot_read(path, error)
+
+
+def cannot_read(path: Path, error: OSError) -> NoReturn:
+    usage_error(f"cannot read {path}: {error.strerror}", "give the path that --export or --clear printed")
 
 
 def scanned(path: Path, file: BinaryIO) -> Iterator[Member]:
@@ -250,7 +258,7 @@ def scanned(path: Path, file: BinaryIO) -> Iterator[Member]:
     except ValueError as error:  # NaN, Infinity, a number too large
         usage_error(f"{path} holds a value AgentOS cannot store: {error}", "fix or remove that value in the file")
     except OSError as error:
-        usage_error(f"cannot read {path}: {error.strerror}", "give the path that --export or --clear printed")
+        cannot_read(path, error)
 
 
 @dataclass
@@ -264,7 +272,7 @@ class SetFile:
     def entries(self) -> Iterator[dict[str, Any]]:
         """Each entry, in order, checked again: a file changed since it was checked stops here (exit 1)."""
         index = 0
-        with io.BytesIO(self.content) if self.content is not None else self.path.open("rb") as file:
+        with open_source(self.path, self.content) as file:
             for member in scanned(self.path, file):
                 if not member.item:
                     continue
@@ -286,10 +294,10 @@ def read_backup(path_text: str) -> dict[str, Any] | SetFile:
     A set export is read an entry at a time (memory holds one entry), and again when it is restored.
     """
     path = Path(path_text)
-    file, content = open_restore_file(path)
+    content = restore_source(path)
     head: dict[str, Any] = {}
     check = EntryCheck()
-    with file:
+    with open_source(path, content) as file:
         for member in scanned(path, file):
             if member.item:
                 check.add(member.value)

@@ -147,16 +147,14 @@ def redact_urls(text: str) -> str:
     return URL_IN_TEXT.sub(lambda match: redact_url(match.group()), text)
 
 
-def strict_json(text: str | bytes) -> Any:
-    """json.loads that refuses NaN, Infinity and numbers too large for a float (AgentOS cannot store them)."""
-    import json  # here, not above: --help imports this module and needs no JSON
-
-    return json.loads(text, parse_constant=refuse_constant, parse_float=finite)
+def strict_json(text: str) -> Any:
+    """JSON text decoded, refusing NaN, Infinity and numbers too large for a float (AgentOS cannot store them)."""
+    return strict_decoder().decode(text)
 
 
 def strict_decoder() -> Any:
-    """strict_json's rules as a json.JSONDecoder, for reading a file a value at a time (jsonread)."""
-    import json
+    """A json.JSONDecoder with strict_json's rules, also for reading a file a value at a time (jsonread)."""
+    import json  # here, not above: --help imports this module and needs no JSON
 
     return json.JSONDecoder(parse_constant=refuse_constant, parse_float=finite)
 
